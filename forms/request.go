@@ -101,13 +101,21 @@ type Request struct {
 	CreatedAt      time.Time       `db:"created_at"`
 	UpdatedAt      time.Time       `db:"updated_at"`
 	SubmittedAt    *time.Time      `db:"submitted_at"`
+	// TenantSlug is the slug the tenant is created under on approval; the
+	// contact has already entered URLs containing it in their IdP.
+	TenantSlug string `db:"tenant_slug"`
+	// ContactOutsideDomains is set when ContactEmail is in none of
+	// EmailDomains: accepted, but staff should check the contact.
+	ContactOutsideDomains bool `db:"contact_outside_domains"`
+	// IdPVendor names the contact's IdP product (see IdPVendors), or is empty.
+	IdPVendor string `db:"idp_vendor"`
 }
 
 // RequestColumns lists the setup_requests columns in Request's order.
 const RequestColumns = `id, reference, state, version, company_name, email_domains, product, contact_name,
 	contact_email, contact_phone, metadata_xml, idp_entity_id, sso_url, sso_binding, certificates,
 	metadata_report, scim_requested, require_sso, autoprovision, notes, verified_at, tenant_id, claimed_by,
-	created_at, updated_at, submitted_at`
+	created_at, updated_at, submitted_at, tenant_slug, contact_outside_domains, idp_vendor`
 
 // Event is one entry of a request's history.
 type Event struct {
