@@ -33,7 +33,9 @@ type testClock struct {
 
 // newTestClock starts a minute ahead of the database's clock, so mail that
 // the test enqueues with now() is already due.
-func newTestClock() *testClock { return &testClock{now: time.Now().Add(time.Minute).Round(time.Microsecond)} }
+func newTestClock() *testClock {
+	return &testClock{now: time.Now().Add(time.Minute).Round(time.Microsecond)}
+}
 
 func (c *testClock) Now() time.Time {
 	c.mu.Lock()
