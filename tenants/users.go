@@ -3,7 +3,9 @@ package tenants
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -42,6 +44,111 @@ func (u User) CanSignIn() bool { return u.Active && u.DeletedAt == nil }
 const UserColumns = `id, tenant_id, user_name, external_id, given_name, family_name, display_name, email, active,
 	scim_managed, attributes, password_hash, drop_location_id, version, created_at, updated_at, deleted_at`
 
+// Errors of the conditional user and group writes. A write that fails a
+// Condition changes nothing.
+var (
+	// ErrStale means the record's version is no longer the one the caller read.
+	ErrStale = errors.New("record changed since it was read")
+
+	// ErrSettingsChanged means the tenant's autoprovision setting differs
+	// from the one the caller expected; read the tenant again and retry.
+	ErrSettingsChanged = errors.New("tenant settings changed")
+)
+
+// Condition makes a write apply only while some facts still hold, checked
+// in the same statement as the write. The zero Condition always applies.
+type Condition struct {
+	// SCIMTokenID, when set, requires that SCIM token to be active and its
+	// tenant to have SCIM on, so a revoked token cannot write once the
+	// revocation has committed. Otherwise the write fails with ErrUnauthorized.
+	SCIMTokenID string
+
+	// Version, when non-zero, requires the record to have that version
+	// (optimistic locking), or the write fails with ErrStale.
+	Version int
+
+	// Autoprovision, when set, requires the tenant's autoprovision setting
+	// to equal it, or the write fails with ErrSettingsChanged.
+	Autoprovision *bool
+}
+
+// SCIMTokenActiveSQL is a boolean SQL expression: the SCIM token whose ID is
+// parameter tokenParam belongs to the tenant whose ID is parameter
+// tenantParam, is neither revoked nor expired, and the tenant has SCIM on.
+// Reads that must respect a revocation at once add it to their WHERE clause.
+func SCIMTokenActiveSQL(tokenParam, tenantParam int) string {
+	return fmt.Sprintf(`EXISTS (SELECT 1 FROM scim_tokens k JOIN tenants t ON t.id = k.tenant_id
+		WHERE k.id = $%d AND k.tenant_id = $%d AND k.revoked_at IS NULL
+		AND (k.expires_at IS NULL OR k.expires_at > now()) AND t.scim_enabled)`, tokenParam, tenantParam)
+}
+
+// sql returns the condition's SQL, each clause starting with " AND ", for
+// a statement whose tenant ID is $1 and that already has len(args)
+// parameters. versionColumn is the qualified version column of the row
+// written.
+func (c Condition) sql(args []any, versionColumn string) (string, []any) {
+	var b strings.Builder
+	if c.SCIMTokenID != "" {
+		args = append(args, c.SCIMTokenID)
+		b.WriteString(" AND " + SCIMTokenActiveSQL(len(args), 1))
+	}
+	if c.Version != 0 {
+		args = append(args, c.Version)
+		fmt.Fprintf(&b, " AND %s = $%d", versionColumn, len(args))
+	}
+	if c.Autoprovision != nil {
+		args = append(args, *c.Autoprovision)
+		fmt.Fprintf(&b, " AND (SELECT autoprovision FROM tenants WHERE id = $1) = $%d", len(args))
+	}
+	return b.String(), args
+}
+
+// explain finds out which part of c failed after a conditional write on
+// table (users or groups) matched no row: ErrUnauthorized,
+// ErrSettingsChanged, database.ErrNotFound or ErrStale. It returns nil when
+// every part holds.
+func (s *Store) explain(ctx context.Context, table, tenantID, id string, c Condition) error {
+	var row struct {
+		TokenOK       bool `db:"token_ok"`
+		Autoprovision bool `db:"autoprovision"`
+		Version       *int `db:"version"`
+	}
+	tokenOK, version := "true", "NULL::integer"
+	args := []any{tenantID}
+	if c.SCIMTokenID != "" {
+		args = append(args, c.SCIMTokenID)
+		tokenOK = SCIMTokenActiveSQL(len(args), 1)
+	}
+	if id != "" {
+		args = append(args, id)
+		version = fmt.Sprintf("(SELECT version FROM %s WHERE tenant_id = $1 AND id = $%d%s)", table, len(args), deletedFilter(table))
+	}
+	query := `SELECT ` + tokenOK + ` AS token_ok, ` + version + ` AS version,
+		coalesce((SELECT autoprovision FROM tenants WHERE id = $1), false) AS autoprovision`
+	if err := sqlx.GetContext(ctx, s.db, &row, query, args...); err != nil {
+		return fmt.Errorf("check write condition: %w", database.Translate(err))
+	}
+
+	switch {
+	case !row.TokenOK:
+		return ErrUnauthorized
+	case c.Autoprovision != nil && *c.Autoprovision != row.Autoprovision:
+		return ErrSettingsChanged
+	case id != "" && row.Version == nil:
+		return database.ErrNotFound
+	case id != "" && c.Version != 0 && *row.Version != c.Version:
+		return ErrStale
+	}
+	return nil
+}
+
+func deletedFilter(table string) string {
+	if table == "users" {
+		return " AND deleted_at IS NULL"
+	}
+	return ""
+}
+
 // UserByUserName finds a tenant's user by userName, ignoring case. Users
 // deleted over SCIM are not found.
 func (s *Store) UserByUserName(ctx context.Context, tenantID, userName string) (User, error) {
@@ -72,6 +179,173 @@ func (s *Store) EndUserSessions(ctx context.Context, tenantID, userID string) er
 	_, err := s.db.ExecContext(ctx, `DELETE FROM sessions WHERE tenant_id = $1 AND user_id = $2`, tenantID, userID)
 	if err != nil {
 		return fmt.Errorf("end user sessions: %w", database.Translate(err))
+	}
+	return nil
+}
+
+// UserFields are the attributes an IdP sets on a user. Create, link and
+// replace overwrite every one of them.
+type UserFields struct {
+	UserName    string
+	ExternalID  *string
+	GivenName   string
+	FamilyName  string
+	DisplayName string
+	// Email is the primary address, used for sign-in and mail.
+	Email  string
+	Active bool
+	// Attributes holds the SCIM attributes without a column, as SCIM JSON.
+	Attributes json.RawMessage
+	// PasswordHash replaces the stored hash when set; nil keeps it.
+	PasswordHash *string
+}
+
+// attributes returns the attributes as a string: with binary_parameters=yes
+// in the connection string, lib/pq sends a []byte in binary, which jsonb
+// does not accept.
+func (f UserFields) attributes() string {
+	if len(f.Attributes) == 0 {
+		return "{}"
+	}
+	return string(f.Attributes)
+}
+
+// endSessionsSQL deletes the sessions of the inactive users in the CTE
+// named saved, so deactivating a user signs them out in the same statement.
+const endSessionsSQL = `ended AS (
+	DELETE FROM sessions s USING saved WHERE s.tenant_id = saved.tenant_id AND s.user_id = saved.id AND NOT saved.active)`
+
+// CreateOrLinkUser creates a user from f, or links the tenant's existing
+// user with the same userName (ignoring case) when SCIM does not manage
+// that user yet: the link overwrites the user's attributes with f and marks
+// them SCIM-managed. created reports which of the two happened. A userName
+// that a SCIM-managed user holds is database.ErrConflict, also when two
+// creates race. A user written inactive loses their sessions. A failed
+// condition returns its error (see Condition).
+func (s *Store) CreateOrLinkUser(ctx context.Context, tenantID string, f UserFields, c Condition) (u User, created bool, err error) {
+	if c.Version != 0 {
+		return User{}, false, errors.New("create user: a version condition cannot apply to a new user")
+	}
+	args := []any{tenantID, f.UserName, f.ExternalID, f.GivenName, f.FamilyName, f.DisplayName, f.Email, f.Active, f.attributes(), f.PasswordHash}
+	cond, args := c.sql(args, "0")
+	var row struct {
+		User
+		Created bool `db:"created"`
+	}
+	err = sqlx.GetContext(ctx, s.db, &row, `
+		WITH saved AS (
+			INSERT INTO users AS u (tenant_id, user_name, external_id, given_name, family_name, display_name, email,
+				active, scim_managed, attributes, password_hash)
+			SELECT $1, $2, $3, $4, $5, $6, $7, $8, true, $9, $10 WHERE true`+cond+`
+			ON CONFLICT (tenant_id, lower(user_name)) WHERE deleted_at IS NULL DO UPDATE SET
+				user_name = EXCLUDED.user_name, external_id = EXCLUDED.external_id, given_name = EXCLUDED.given_name,
+				family_name = EXCLUDED.family_name, display_name = EXCLUDED.display_name, email = EXCLUDED.email,
+				active = EXCLUDED.active, scim_managed = true, attributes = EXCLUDED.attributes,
+				password_hash = coalesce(EXCLUDED.password_hash, u.password_hash),
+				version = u.version + 1, updated_at = now()
+			WHERE NOT u.scim_managed
+			RETURNING u.*, (u.xmax = 0) AS created
+		), `+endSessionsSQL+`
+		SELECT `+UserColumns+`, created FROM saved`, args...)
+	if database.IsNotFound(database.Translate(err)) {
+		if err := s.explain(ctx, "users", tenantID, "", c); err != nil {
+			return User{}, false, fmt.Errorf("create user: %w", err)
+		}
+		return User{}, false, fmt.Errorf("create user: userName is taken: %w", database.ErrConflict)
+	}
+	if err != nil {
+		return User{}, false, fmt.Errorf("create user: %w", database.Translate(err))
+	}
+	return row.User, row.Created, nil
+}
+
+// ReplaceUser overwrites a user's attributes with f and marks the user
+// SCIM-managed. Deactivating the user ends their sessions in the same
+// statement. Another user's userName is database.ErrConflict; a deleted or
+// missing user is database.ErrNotFound.
+func (s *Store) ReplaceUser(ctx context.Context, tenantID, userID string, f UserFields, c Condition) (User, error) {
+	args := []any{tenantID, userID, f.UserName, f.ExternalID, f.GivenName, f.FamilyName, f.DisplayName, f.Email, f.Active, f.attributes(), f.PasswordHash}
+	cond, args := c.sql(args, "u.version")
+	var u User
+	err := sqlx.GetContext(ctx, s.db, &u, `
+		WITH saved AS (
+			UPDATE users u SET user_name = $3, external_id = $4, given_name = $5, family_name = $6, display_name = $7,
+				email = $8, active = $9, scim_managed = true, attributes = $10,
+				password_hash = coalesce($11, u.password_hash), version = u.version + 1, updated_at = now()
+			WHERE u.tenant_id = $1 AND u.id = $2 AND u.deleted_at IS NULL`+cond+`
+			RETURNING u.*
+		), `+endSessionsSQL+`
+		SELECT `+UserColumns+` FROM saved`, args...)
+	if database.IsNotFound(database.Translate(err)) {
+		return User{}, fmt.Errorf("replace user: %w", s.explainOr(ctx, "users", tenantID, userID, c))
+	}
+	if err != nil {
+		return User{}, fmt.Errorf("replace user: %w", database.Translate(err))
+	}
+	return u, nil
+}
+
+// explainOr is explain for a write of one existing record, where a miss
+// with every condition holding means the record was changed in between.
+func (s *Store) explainOr(ctx context.Context, table, tenantID, id string, c Condition) error {
+	if err := s.explain(ctx, table, tenantID, id, c); err != nil {
+		return err
+	}
+	return ErrStale
+}
+
+// SetUserActive activates or deactivates a user, keeping every attribute.
+// Deactivation ends the user's sessions in the same statement.
+func (s *Store) SetUserActive(ctx context.Context, tenantID, userID string, active bool, c Condition) (User, error) {
+	cond, args := c.sql([]any{tenantID, userID, active}, "u.version")
+	var u User
+	err := sqlx.GetContext(ctx, s.db, &u, `
+		WITH saved AS (
+			UPDATE users u SET active = $3, version = u.version + 1, updated_at = now()
+			WHERE u.tenant_id = $1 AND u.id = $2 AND u.deleted_at IS NULL`+cond+`
+			RETURNING u.*
+		), `+endSessionsSQL+`
+		SELECT `+UserColumns+` FROM saved`, args...)
+	if database.IsNotFound(database.Translate(err)) {
+		return User{}, fmt.Errorf("set user active: %w", s.explainOr(ctx, "users", tenantID, userID, c))
+	}
+	if err != nil {
+		return User{}, fmt.Errorf("set user active: %w", database.Translate(err))
+	}
+	return u, nil
+}
+
+// DeleteUser marks a user deleted: they can no longer sign in, their
+// sessions end, and they disappear from SCIM, while their row, attributes,
+// drop location and group memberships stay in the database.
+func (s *Store) DeleteUser(ctx context.Context, tenantID, userID string, c Condition) error {
+	cond, args := c.sql([]any{tenantID, userID}, "u.version")
+	var id string
+	err := sqlx.GetContext(ctx, s.db, &id, `
+		WITH saved AS (
+			UPDATE users u SET deleted_at = now(), updated_at = now(), version = u.version + 1
+			WHERE u.tenant_id = $1 AND u.id = $2 AND u.deleted_at IS NULL`+cond+`
+			RETURNING u.id, u.tenant_id
+		), ended AS (
+			DELETE FROM sessions s USING saved WHERE s.tenant_id = saved.tenant_id AND s.user_id = saved.id
+		)
+		SELECT id FROM saved`, args...)
+	if database.IsNotFound(database.Translate(err)) {
+		return fmt.Errorf("delete user: %w", s.explainOr(ctx, "users", tenantID, userID, c))
+	}
+	if err != nil {
+		return fmt.Errorf("delete user: %w", database.Translate(err))
+	}
+	return nil
+}
+
+// CreatePasswordLink stores the hash of a one-time link that lets a user
+// set their password until expiresAt.
+func (s *Store) CreatePasswordLink(ctx context.Context, userID string, linkHash []byte, expiresAt time.Time) error {
+	_, err := s.db.ExecContext(ctx, `
+		INSERT INTO password_links (link_hash, user_id, expires_at) VALUES ($1, $2, $3)`, linkHash, userID, expiresAt)
+	if err != nil {
+		return fmt.Errorf("create password link: %w", database.Translate(err))
 	}
 	return nil
 }
