@@ -62,7 +62,9 @@ func (s *Store) RotateTokens(ctx context.Context, tenantID string, grace time.Du
 	return s.IssueToken(ctx, tenantID)
 }
 
-// RevokeToken ends a token at once.
+// RevokeToken ends a token at once and voids its unrevealed deliveries, so
+// a revoked token can no longer be revealed either. A token that is
+// unknown or already revoked is database.ErrNotFound.
 func (s *Store) RevokeToken(ctx context.Context, tenantID, tokenID string) error {
 	res, err := s.db.ExecContext(ctx, `
 		UPDATE scim_tokens SET revoked_at = now() WHERE tenant_id = $1 AND id = $2 AND revoked_at IS NULL`,
@@ -70,7 +72,10 @@ func (s *Store) RevokeToken(ctx context.Context, tenantID, tokenID string) error
 	if err != nil {
 		return fmt.Errorf("revoke token: %w", database.Translate(err))
 	}
-	return requireOneRow(res, "revoke token")
+	if err := requireOneRow(res, "revoke token"); err != nil {
+		return err
+	}
+	return s.voidTokenDeliveries(ctx, tenantID, tokenID)
 }
 
 // Tokens lists a tenant's tokens, newest first.
