@@ -53,7 +53,13 @@ func startSMTPServer(t *testing.T, options serverOptions) *testSMTPServer {
 	if err != nil {
 		t.Fatalf("listen for SMTP: %v", err)
 	}
+	return serveSMTP(t, listener, options)
+}
 
+// serveSMTP serves SMTP on listener until the test ends. options.addr is
+// ignored; a TLS listener gives implicit TLS.
+func serveSMTP(t *testing.T, listener net.Listener, options serverOptions) *testSMTPServer {
+	t.Helper()
 	s := &testSMTPServer{addr: listener.Addr().String(), user: options.user, password: options.password}
 	s.server = smtp.NewServer(smtp.BackendFunc(s.newSession))
 	s.server.Domain = "localhost"
