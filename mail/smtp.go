@@ -197,7 +197,8 @@ func (s *SMTPSender) String() string {
 }
 
 // Send delivers m as a multipart/alternative message with a text and, when
-// m has one, an HTML body. It returns nil once the server accepted it.
+// m has one, an HTML body. It returns nil once the server accepted it. ctx
+// bounds connecting, and smtpTimeout bounds each later SMTP command.
 func (s *SMTPSender) Send(ctx context.Context, m Message) error {
 	msg := gomail.NewMsg(gomail.WithNoDefaultUserAgent())
 	msg.FromMailAddress(s.from)
@@ -212,7 +213,19 @@ func (s *SMTPSender) Send(ctx context.Context, m Message) error {
 		msg.AddAlternativeString(gomail.TypeTextHTML, m.HTML)
 	}
 
-	if err := s.client.DialAndSendWithContext(ctx, msg); err != nil {
+	conn, err := s.client.DialToSMTPClientWithContext(ctx)
+	if err != nil {
+		return fmt.Errorf("connect to SMTP server: %w", err)
+	}
+	// The server has accepted or rejected the message before QUIT, so a
+	// failed QUIT must not turn a delivery into a retry and a duplicate.
+	defer func() {
+		if err := s.client.CloseWithSMTPClient(conn); err != nil {
+			conn.Close()
+		}
+	}()
+
+	if err := s.client.SendWithSMTPClient(conn, msg); err != nil {
 		return fmt.Errorf("send mail: %w", err)
 	}
 	return nil
