@@ -3,11 +3,13 @@ package mail
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"fmt"
 	"log/slog"
 	netmail "net/mail"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -15,17 +17,19 @@ import (
 	gomail "github.com/wneessen/go-mail"
 )
 
-// smtpTimeout bounds each network step of one SMTP delivery.
+// smtpTimeout bounds each of the two phases of one delivery: connecting
+// with EHLO, STARTTLS and AUTH, then transferring the message.
 const smtpTimeout = 30 * time.Second
 
 // SMTPSender delivers messages to one SMTP server with go-mail, opening a
 // connection per message. Its Send method is the Worker's SendFunc. The
 // password it holds never appears in its log value or its errors.
 type SMTPSender struct {
-	client   *gomail.Client
-	from     *netmail.Address
-	domain   string // From address's domain, used in Message-ID
-	endpoint smtpEndpoint
+	options   []gomail.Option // from SMTP_URL, with the credentials
+	tlsConfig *tls.Config
+	from      *netmail.Address
+	domain    string // From address's domain, used in Message-ID
+	endpoint  smtpEndpoint
 }
 
 // smtpEndpoint is the part of SMTP_URL that is safe to log.
@@ -64,13 +68,17 @@ func NewSMTPSender(smtpURL, from string) (*SMTPSender, error) {
 		return nil, err
 	}
 
-	client, err := gomail.NewClient(endpoint.host, clientOptions(endpoint, user, password)...)
-	if err != nil {
-		return nil, fmt.Errorf("SMTP_URL: configure SMTP client: %w", err)
+	s := &SMTPSender{
+		options:   clientOptions(endpoint, user, password),
+		tlsConfig: &tls.Config{ServerName: endpoint.host, MinVersion: tls.VersionTLS12},
+		from:      sender,
+		domain:    sender.Address[strings.LastIndexByte(sender.Address, '@')+1:],
+		endpoint:  endpoint,
 	}
-
-	domain := sender.Address[strings.LastIndexByte(sender.Address, '@')+1:]
-	return &SMTPSender{client: client, from: sender, domain: domain, endpoint: endpoint}, nil
+	if _, err := s.newClient(context.Background()); err != nil {
+		return nil, fmt.Errorf("SMTP_URL: %w", err)
+	}
+	return s, nil
 }
 
 func parseMailFrom(from string) (*netmail.Address, error) {
@@ -158,10 +166,7 @@ var authMechanisms = map[string]gomail.SMTPAuthType{
 }
 
 func clientOptions(endpoint smtpEndpoint, user, password string) []gomail.Option {
-	options := []gomail.Option{
-		gomail.WithPort(endpoint.port),
-		gomail.WithTimeout(smtpTimeout),
-	}
+	options := []gomail.Option{gomail.WithPort(endpoint.port)}
 	switch endpoint.security {
 	case "smtps":
 		options = append(options, gomail.WithSSL())
@@ -196,14 +201,43 @@ func (s *SMTPSender) String() string {
 	return fmt.Sprintf("smtp server %s:%d (tls %s)", s.endpoint.host, s.endpoint.port, s.endpoint.security)
 }
 
-// Send delivers m as a multipart/alternative message with a text and, when
-// m has one, an HTML body. It returns nil once the server accepted it. ctx
-// bounds connecting, and smtpTimeout bounds each later SMTP command.
+// Send delivers m with its text body, or as multipart/alternative when m
+// also has an HTML body. It returns nil once the server accepted the
+// message. ctx's deadline bounds the whole delivery, but go-mail notices
+// a cancellation only while connecting.
 func (s *SMTPSender) Send(ctx context.Context, m Message) error {
+	msg, err := s.newMsg(m)
+	if err != nil {
+		return err
+	}
+	client, err := s.newClient(ctx)
+	if err != nil {
+		return err
+	}
+
+	conn, err := client.DialToSMTPClientWithContext(ctx)
+	if err != nil {
+		return fmt.Errorf("connect to SMTP server: %w", err)
+	}
+	// The server has accepted or rejected the message before QUIT, so a
+	// failed QUIT must not turn a delivery into a retry and a duplicate.
+	defer func() {
+		if err := client.CloseWithSMTPClient(conn); err != nil {
+			conn.Close()
+		}
+	}()
+
+	if err := client.SendWithSMTPClient(conn, msg); err != nil {
+		return fmt.Errorf("send mail: %w", err)
+	}
+	return nil
+}
+
+func (s *SMTPSender) newMsg(m Message) (*gomail.Msg, error) {
 	msg := gomail.NewMsg(gomail.WithNoDefaultUserAgent())
 	msg.FromMailAddress(s.from)
 	if err := msg.To(m.To); err != nil {
-		return fmt.Errorf("set recipient: %w", err)
+		return nil, fmt.Errorf("set recipient: %w", err)
 	}
 	msg.Subject(m.Subject)
 	msg.SetDate()
@@ -212,23 +246,26 @@ func (s *SMTPSender) Send(ctx context.Context, m Message) error {
 	if m.HTML != "" {
 		msg.AddAlternativeString(gomail.TypeTextHTML, m.HTML)
 	}
+	return msg, nil
+}
 
-	conn, err := s.client.DialToSMTPClientWithContext(ctx)
+// newClient returns a go-mail client whose two phase timeouts together fit
+// in ctx's deadline, because go-mail applies ctx only while connecting.
+func (s *SMTPSender) newClient(ctx context.Context) (*gomail.Client, error) {
+	timeout := smtpTimeout
+	if deadline, ok := ctx.Deadline(); ok {
+		timeout = min(timeout, time.Until(deadline)/2)
+	}
+	if timeout <= 0 {
+		return nil, fmt.Errorf("send mail: %w", context.DeadlineExceeded)
+	}
+
+	options := append(slices.Clone(s.options), gomail.WithTimeout(timeout), gomail.WithTLSConfig(s.tlsConfig))
+	client, err := gomail.NewClient(s.endpoint.host, options...)
 	if err != nil {
-		return fmt.Errorf("connect to SMTP server: %w", err)
+		return nil, fmt.Errorf("configure SMTP client: %w", err)
 	}
-	// The server has accepted or rejected the message before QUIT, so a
-	// failed QUIT must not turn a delivery into a retry and a duplicate.
-	defer func() {
-		if err := s.client.CloseWithSMTPClient(conn); err != nil {
-			conn.Close()
-		}
-	}()
-
-	if err := s.client.SendWithSMTPClient(conn, msg); err != nil {
-		return fmt.Errorf("send mail: %w", err)
-	}
-	return nil
+	return client, nil
 }
 
 func randomID() string {

@@ -34,6 +34,7 @@ type testSMTPServer struct {
 	mu       sync.Mutex
 	received []receivedMail
 	reject   *smtp.SMTPError
+	stall    chan struct{} // when set, DATA waits until it is closed
 }
 
 // serverOptions configure startSMTPServer.
@@ -90,6 +91,14 @@ func (s *testSMTPServer) setReject(err *smtp.SMTPError) {
 	s.reject = err
 }
 
+// stallData makes DATA wait until the test ends.
+func (s *testSMTPServer) stallData(t *testing.T) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.stall = make(chan struct{})
+	t.Cleanup(func() { close(s.stall) })
+}
+
 func (s *testSMTPServer) messages() []receivedMail {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -144,6 +153,12 @@ func (s *testSession) Data(r io.Reader) error {
 	var data bytes.Buffer
 	if _, err := io.Copy(&data, r); err != nil {
 		return err
+	}
+	s.server.mu.Lock()
+	stall := s.server.stall
+	s.server.mu.Unlock()
+	if stall != nil {
+		<-stall
 	}
 
 	s.server.mu.Lock()

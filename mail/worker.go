@@ -41,6 +41,10 @@ const maxErrorLength = 300
 // sent again after the lease ends. Delivery is therefore at least once, and
 // the attempts counted at claim time bound how often that can happen.
 //
+// Every failure is retried until MaxAttempts, a permanent SMTP rejection
+// (5xx) too, because a relay misconfiguration also answers 5xx and should
+// not kill all mail at once.
+//
 // Set the exported fields before calling Run or DeliverDue.
 type Worker struct {
 	db     *sqlx.DB
@@ -100,6 +104,9 @@ func ExponentialBackoff(attempt int) time.Duration {
 // nil. When ctx is canceled during a delivery, Run finishes that message
 // first. Database errors are logged and retried at the next poll.
 func (w *Worker) Run(ctx context.Context) error {
+	if err := w.validate(); err != nil {
+		return err
+	}
 	if w.send == nil {
 		w.logger.Info("mail delivery disabled, mail stays in the outbox")
 		<-ctx.Done()
@@ -121,6 +128,19 @@ func (w *Worker) Run(ctx context.Context) error {
 		case <-ticker.C:
 		}
 	}
+}
+
+// validate returns an error for settings that would break delivery.
+func (w *Worker) validate() error {
+	switch {
+	case w.PollInterval <= 0 || w.SendTimeout <= 0 || w.MaxAttempts < 1:
+		return fmt.Errorf("invalid mail worker settings: PollInterval and SendTimeout must be positive and MaxAttempts at least 1")
+	case w.Lease <= w.SendTimeout:
+		return fmt.Errorf("invalid mail worker settings: Lease (%v) must exceed SendTimeout (%v), or a slow send is claimed twice", w.Lease, w.SendTimeout)
+	case w.Backoff == nil || w.Now == nil:
+		return fmt.Errorf("invalid mail worker settings: Backoff and Now are required")
+	}
+	return nil
 }
 
 // logPollResult logs the first of a run of failed polls, every 60th after
@@ -147,6 +167,9 @@ func (w *Worker) logPollResult(ctx context.Context, err error, failures int) int
 func (w *Worker) DeliverDue(ctx context.Context) (int, error) {
 	if w.send == nil {
 		return 0, nil
+	}
+	if err := w.validate(); err != nil {
+		return 0, err
 	}
 	if err := w.buryUnconfirmed(ctx); err != nil {
 		return 0, err

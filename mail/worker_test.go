@@ -566,3 +566,48 @@ func TestRedactError(t *testing.T) {
 		})
 	}
 }
+
+func TestWorkerSendTimeout(t *testing.T) {
+	t.Parallel()
+	db := pgtest.New(t)
+	server := startSMTPServer(t, serverOptions{})
+	server.stallData(t)
+	w, _, _ := newTestWorker(db, newTestSender(t, server.addr).Send)
+	w.SendTimeout = 200 * time.Millisecond
+	id := enqueueTest(t, db, "ada@example.com")
+
+	start := time.Now()
+	deliverDue(t, w, 1)
+	if elapsed := time.Since(start); elapsed > 5*time.Second {
+		t.Errorf("DeliverDue took %v, want the 200ms send timeout to end it", elapsed)
+	}
+	if e := getEntry(t, db, id); e.State != Pending || e.Attempts != 1 || e.LastError == "" {
+		t.Errorf("entry = state %s, attempts %d, last error %q; want a recorded failure", e.State, e.Attempts, e.LastError)
+	}
+}
+
+func TestWorkerRejectsInvalidSettings(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		change func(w *Worker)
+		want   string
+	}{
+		{"lease shorter than send timeout", func(w *Worker) { w.Lease = w.SendTimeout }, "Lease (1m0s) must exceed SendTimeout"},
+		{"no attempts", func(w *Worker) { w.MaxAttempts = 0 }, "MaxAttempts at least 1"},
+		{"no clock", func(w *Worker) { w.Now = nil }, "Backoff and Now are required"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			w := NewWorker(nil, func(context.Context, Message) error { return nil }, slog.New(slog.DiscardHandler))
+			tc.change(w)
+
+			if err := w.Run(context.Background()); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("Run error = %v, want one containing %q", err, tc.want)
+			}
+			if _, err := w.DeliverDue(context.Background()); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("DeliverDue error = %v, want one containing %q", err, tc.want)
+			}
+		})
+	}
+}
