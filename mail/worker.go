@@ -28,7 +28,7 @@ const (
 	DefaultMaxAttempts  = 10
 )
 
-// maxErrorLength bounds last_error, in bytes.
+// maxErrorLength is the length in bytes past which last_error is cut.
 const maxErrorLength = 300
 
 // Worker delivers due outbox mail. Any number of workers, in one process or
@@ -42,8 +42,8 @@ const maxErrorLength = 300
 // the attempts counted at claim time bound how often that can happen.
 //
 // Every failure is retried until MaxAttempts, a permanent SMTP rejection
-// (5xx) too, because a relay misconfiguration also answers 5xx and should
-// not kill all mail at once.
+// (5xx) too, because a misconfigured relay also replies with 5xx, and that
+// should not kill all mail at once.
 //
 // Set the exported fields before calling Run or DeliverDue.
 type Worker struct {
