@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Runs every Go fuzz test in the module for FUZZTIME each (default 60s).
+# `make test` runs it with a few seconds per target; `make fuzz` for longer.
+# go test -fuzz takes one target in one package at a time.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+fuzztime=${FUZZTIME:-60s}
+
+status=0
+for pkg in $(go list ./...); do
+	for target in $(go test -list '^Fuzz' "$pkg" 2>/dev/null | grep '^Fuzz' || true); do
+		echo "fuzz: $pkg $target for $fuzztime"
+		go test -run '^$' -fuzz "^${target}\$" -fuzztime "$fuzztime" "$pkg" || status=1
+	done
+done
+exit $status
