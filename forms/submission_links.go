@@ -1,0 +1,231 @@
+package forms
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/gatehouse-dev/gatehouse/database"
+	"github.com/gatehouse-dev/gatehouse/secrets"
+)
+
+// maxResendRequests bounds how many of one address's requests a re-send
+// covers, newest first, so one form post sends at most this many mails.
+const maxResendRequests = 5
+
+// linkState holds a request's link columns, which Request leaves out.
+type linkState struct {
+	VerifyExpiresAt *time.Time `db:"verify_expires_at"`
+	StatusExpiresAt time.Time  `db:"status_expires_at"`
+}
+
+type requestWithLinks struct {
+	Request
+	linkState
+}
+
+func getWithLinks(ctx context.Context, q sqlx.QueryerContext, where string, arg any) (requestWithLinks, error) {
+	var r requestWithLinks
+	err := sqlx.GetContext(ctx, q, &r, `SELECT `+RequestColumns+`, verify_expires_at, status_expires_at
+		FROM setup_requests WHERE `+where, arg)
+	if err != nil {
+		err = database.Translate(err)
+		if database.IsNotFound(err) {
+			return requestWithLinks{}, ErrContactLinkInvalid
+		}
+		return requestWithLinks{}, fmt.Errorf("get setup request: %w", err)
+	}
+	return r, nil
+}
+
+// StatusLink returns the request whose private status link has this secret.
+// It returns ErrContactLinkInvalid for an unknown or replaced link and
+// ErrContactLinkExpired for one past StatusLinkLifetime.
+func (s *Store) StatusLink(ctx context.Context, secret secrets.LinkSecret, now time.Time) (Request, error) {
+	r, err := getWithLinks(ctx, s.db, `status_hash = $1`, secret.Hash())
+	if err != nil {
+		return Request{}, err
+	}
+	if !now.Before(r.StatusExpiresAt) {
+		return Request{}, ErrContactLinkExpired
+	}
+	return r.Request, nil
+}
+
+// VerifyLink returns the request whose verification link has this secret,
+// without verifying it. A verified request is returned even after the
+// link's lifetime, so the page can say it is already confirmed; an
+// unverified one past VerifyLinkLifetime is ErrContactLinkExpired.
+func (s *Store) VerifyLink(ctx context.Context, secret secrets.LinkSecret, now time.Time) (Request, error) {
+	r, err := getWithLinks(ctx, s.db, `verify_hash = $1`, secret.Hash())
+	if err != nil {
+		return Request{}, err
+	}
+	if r.VerifiedAt == nil && (r.VerifyExpiresAt == nil || !now.Before(*r.VerifyExpiresAt)) {
+		return Request{}, ErrContactLinkExpired
+	}
+	return r.Request, nil
+}
+
+// Verify confirms the contact's address and moves the request from
+// unverified to submitted, into the staff queue. Verifying twice is not an
+// error: the request is returned as it is. A request withdrawn before
+// verification is ErrInvalidTransition.
+func (s *Store) Verify(ctx context.Context, secret secrets.LinkSecret, now time.Time) (Request, error) {
+	var out Request
+	err := database.WithTx(ctx, s.db, func(tx *sqlx.Tx) error {
+		r, err := getWithLinks(ctx, tx, `verify_hash = $1 FOR UPDATE`, secret.Hash())
+		if err != nil {
+			return err
+		}
+		if r.VerifiedAt != nil {
+			out = r.Request
+			return nil
+		}
+		if r.VerifyExpiresAt == nil || !now.Before(*r.VerifyExpiresAt) {
+			return ErrContactLinkExpired
+		}
+
+		_, err = tx.ExecContext(ctx, `
+			UPDATE setup_requests SET verified_at = $2, verify_expires_at = NULL WHERE id = $1`, r.ID, now)
+		if err != nil {
+			return fmt.Errorf("mark request verified: %w", database.Translate(err))
+		}
+		out, err = Transition(ctx, tx, r.Request, StateSubmitted, ActorContact, "Email address confirmed.")
+		return err
+	})
+	return out, err
+}
+
+// Withdraw moves the request to withdrawn at the contact's wish, with their
+// reason as the note. r is the version the contact saw, so a request that
+// staff changed in the meantime is database.ErrConflict.
+func (s *Store) Withdraw(ctx context.Context, r Request, reason string) (Request, error) {
+	reason = strings.TrimSpace(reason)
+	if len(reason) > maxNotesLength {
+		reason = strings.ToValidUTF8(reason[:maxNotesLength], "")
+	}
+	var out Request
+	err := database.WithTx(ctx, s.db, func(tx *sqlx.Tx) error {
+		var err error
+		out, err = Transition(ctx, tx, r, StateWithdrawn, ActorContact, reason)
+		return err
+	})
+	return out, err
+}
+
+// Resubmit replaces the request's values with sub after staff requested
+// changes, and moves it back to submitted. The replaced values are kept in
+// request_revisions. r is the version the contact edited: a request that
+// changed since is database.ErrConflict, one not in changes_requested is
+// ErrInvalidTransition, and a taken slug is a *SlugTakenError. The contact's
+// email address is not changed.
+func (s *Store) Resubmit(ctx context.Context, r Request, sub Submission, note string) (Request, error) {
+	if r.State != StateChangesRequested {
+		return Request{}, fmt.Errorf("%w: %s to %s", ErrInvalidTransition, r.State, StateSubmitted)
+	}
+	var out Request
+	err := database.WithTx(ctx, s.db, func(tx *sqlx.Tx) error {
+		slug, err := chooseSlug(ctx, tx, sub, r.ID)
+		if err != nil {
+			return err
+		}
+		sub.TenantSlug = slug
+		if err := saveRevision(ctx, tx, r); err != nil {
+			return err
+		}
+		if err := updateSubmission(ctx, tx, r, sub); err != nil {
+			return err
+		}
+		out, err = Transition(ctx, tx, r, StateSubmitted, ActorContact, orDefault(strings.TrimSpace(note), "Changes made and resubmitted."))
+		return err
+	})
+	if err != nil {
+		return Request{}, s.slugRace(ctx, sub, r.ID, err)
+	}
+	return out, nil
+}
+
+func saveRevision(ctx context.Context, tx *sqlx.Tx, r Request) error {
+	_, err := tx.ExecContext(ctx, `
+		INSERT INTO request_revisions (request_id, version, request)
+		SELECT id, version, to_jsonb(r) - 'status_hash' - 'verify_hash' FROM setup_requests r WHERE id = $1`, r.ID)
+	if err != nil {
+		return fmt.Errorf("save request revision: %w", database.Translate(err))
+	}
+	return nil
+}
+
+func updateSubmission(ctx context.Context, tx *sqlx.Tx, r Request, sub Submission) error {
+	args := append([]any{r.ID, r.Version}, submissionValues(sub)...)
+	res, err := tx.ExecContext(ctx, `
+		UPDATE setup_requests SET company_name = $3, email_domains = $4, product = $5, contact_name = $6,
+		    contact_phone = $7, metadata_xml = $8, idp_entity_id = $9, sso_url = $10, sso_binding = $11,
+		    certificates = $12, metadata_report = $13, scim_requested = $14, require_sso = $15,
+		    autoprovision = $16, notes = $17, tenant_slug = $18, contact_outside_domains = $19,
+		    idp_vendor = $20, updated_at = now()
+		WHERE id = $1 AND version = $2`, args...)
+	if err != nil {
+		return fmt.Errorf("update setup request: %w", database.Translate(err))
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return fmt.Errorf("update setup request %s: %w", r.Reference, database.ErrConflict)
+	}
+	return nil
+}
+
+// ResendLinks mails new links for the most recent requests of the address
+// email (at most maxResendRequests, withdrawn ones left out): a new
+// verification link for unverified requests and a new status link for
+// every one. The older links stop working. It returns how many mails it
+// enqueued; callers should not tell the visitor, so the form does not
+// reveal which addresses have requests.
+func (s *Store) ResendLinks(ctx context.Context, email string, links ContactLinks, now time.Time) (int, error) {
+	var sent int
+	err := database.WithTx(ctx, s.db, func(tx *sqlx.Tx) error {
+		var requests []Request
+		err := sqlx.SelectContext(ctx, tx, &requests, `
+			SELECT `+RequestColumns+` FROM setup_requests
+			WHERE lower(contact_email) = lower($1) AND state <> 'withdrawn'
+			ORDER BY created_at DESC LIMIT $2 FOR UPDATE`, strings.TrimSpace(email), maxResendRequests)
+		if err != nil {
+			return fmt.Errorf("list requests to re-send: %w", database.Translate(err))
+		}
+		for _, r := range requests {
+			if err := resendRequestLinks(ctx, tx, r, links, now); err != nil {
+				return err
+			}
+			sent++
+		}
+		return nil
+	})
+	return sent, err
+}
+
+func resendRequestLinks(ctx context.Context, tx *sqlx.Tx, r Request, links ContactLinks, now time.Time) error {
+	status, err := RenewStatusLink(ctx, tx, r.ID, now)
+	if err != nil {
+		return err
+	}
+	if r.State != StateUnverified {
+		return enqueueStatusMail(ctx, tx, r, "", status, links)
+	}
+
+	verify := secrets.NewLinkSecret()
+	_, err = tx.ExecContext(ctx, `
+		UPDATE setup_requests SET verify_hash = $2, verify_expires_at = $3 WHERE id = $1`,
+		r.ID, verify.Hash(), now.Add(VerifyLinkLifetime))
+	if err != nil {
+		return fmt.Errorf("renew verification link: %w", database.Translate(err))
+	}
+	return enqueueVerifyMail(ctx, tx, r, links, verify, status)
+}
+
+// IsLinkError reports whether err means a link is not valid or expired.
+func IsLinkError(err error) bool {
+	return errors.Is(err, ErrContactLinkInvalid) || errors.Is(err, ErrContactLinkExpired)
+}

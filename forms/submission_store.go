@@ -1,0 +1,181 @@
+package forms
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+
+	"github.com/gatehouse-dev/gatehouse/database"
+	"github.com/gatehouse-dev/gatehouse/mail"
+	"github.com/gatehouse-dev/gatehouse/secrets"
+)
+
+// ActorContact names the IT contact in a request's history.
+const ActorContact = "contact"
+
+// Lifetimes of the links mailed to the contact. A new link (re-sent, or
+// renewed for a status mail) replaces the older one of its kind.
+const (
+	VerifyLinkLifetime = 48 * time.Hour
+	StatusLinkLifetime = 30 * 24 * time.Hour
+)
+
+var (
+	// ErrContactLinkInvalid means no request has the link: it was mistyped, or a
+	// newer link replaced it.
+	ErrContactLinkInvalid = errors.New("link not valid")
+	// ErrContactLinkExpired means the link's lifetime is over; the contact can ask
+	// for a new one.
+	ErrContactLinkExpired = errors.New("link expired")
+)
+
+// ContactLinks builds the absolute URLs mailed to the contact from link
+// secrets, so forms needs no knowledge of the portal's routes.
+type ContactLinks struct {
+	VerifyURL func(secrets.LinkSecret) string
+	StatusURL func(secrets.LinkSecret) string
+}
+
+// Create stores a validated submission as an unverified request and
+// enqueues the mail with its verification and status links, in one
+// transaction, so a request never exists without its mail. A proposed slug
+// that is taken is a *SlugTakenError and stores nothing.
+func (s *Store) Create(ctx context.Context, sub Submission, links ContactLinks, now time.Time) (Request, error) {
+	var out Request
+	err := database.WithTx(ctx, s.db, func(tx *sqlx.Tx) error {
+		slug, err := chooseSlug(ctx, tx, sub, "")
+		if err != nil {
+			return err
+		}
+		sub.TenantSlug = slug
+
+		status, verify := secrets.NewLinkSecret(), secrets.NewLinkSecret()
+		out, err = insertRequest(ctx, tx, sub, status, verify, now)
+		if err != nil {
+			return err
+		}
+		if err := addEvent(ctx, tx, out.ID, ActorContact, nil, StateUnverified, ""); err != nil {
+			return err
+		}
+		return enqueueVerifyMail(ctx, tx, out, links, verify, status)
+	})
+	if err != nil {
+		return Request{}, s.slugRace(ctx, sub, "", err)
+	}
+	return out, nil
+}
+
+// slugRace turns a unique violation on the open-slug index, which another
+// request won between the check and the insert, into a *SlugTakenError.
+func (s *Store) slugRace(ctx context.Context, sub Submission, exceptRequestID string, err error) error {
+	var taken *SlugTakenError
+	if errors.As(err, &taken) || !errors.Is(err, database.ErrConflict) {
+		return err
+	}
+	slug := sub.TenantSlug
+	if slug == "" {
+		slug = SlugFromName(sub.CompanyName)
+	}
+	suggestion, ferr := freeSlug(ctx, s.db, slug, exceptRequestID)
+	if ferr != nil {
+		return err
+	}
+	return &SlugTakenError{Slug: slug, Suggestion: suggestion}
+}
+
+func insertRequest(ctx context.Context, tx *sqlx.Tx, sub Submission, status, verify secrets.LinkSecret, now time.Time) (Request, error) {
+	args := append([]any{NewReference(), sub.ContactEmail, status.Hash(), verify.Hash(),
+		now.Add(VerifyLinkLifetime), now.Add(StatusLinkLifetime)}, submissionValues(sub)...)
+	var out Request
+	err := sqlx.GetContext(ctx, tx, &out, `
+		INSERT INTO setup_requests (reference, state, contact_email, status_hash, verify_hash, verify_expires_at,
+		    status_expires_at, company_name, email_domains, product, contact_name, contact_phone, metadata_xml,
+		    idp_entity_id, sso_url, sso_binding, certificates, metadata_report, scim_requested, require_sso,
+		    autoprovision, notes, tenant_slug, contact_outside_domains, idp_vendor)
+		VALUES ($1, 'unverified', $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
+		    $19, $20, $21, $22, $23, $24)
+		RETURNING `+RequestColumns, args...)
+	if err != nil {
+		return Request{}, fmt.Errorf("insert setup request: %w", database.Translate(err))
+	}
+	return out, nil
+}
+
+// submissionValues returns the columns company_name through idp_vendor, in
+// the order of the INSERT and UPDATE statements that store a submission.
+func submissionValues(sub Submission) []any {
+	md := sub.Report.Metadata
+	var entityID string
+	var sso Endpoint
+	var certs pq.ByteaArray
+	if md != nil {
+		entityID, sso = md.EntityID, md.PreferredSSO()
+		for _, c := range md.SigningCerts {
+			certs = append(certs, c.DER)
+		}
+	}
+	if certs == nil {
+		certs = pq.ByteaArray{}
+	}
+	vendor := sub.IdPVendor
+	if vendor == "" {
+		vendor = GuessIdPVendor(entityID)
+	}
+	return []any{sub.CompanyName, pq.StringArray(sub.EmailDomains), sub.Product, sub.ContactName, sub.ContactPhone,
+		sub.MetadataXML, entityID, sso.Location, string(sso.Binding), certs, sub.metadataReport(),
+		sub.SCIMRequested, sub.RequireSSO, sub.Autoprovision, sub.Notes, sub.TenantSlug,
+		sub.ContactOutsideDomains, vendor}
+}
+
+func enqueueVerifyMail(ctx context.Context, tx *sqlx.Tx, r Request, links ContactLinks, verify, status secrets.LinkSecret) error {
+	msg, err := mail.VerifyRequest(r.ContactEmail, r.ContactName, r.CompanyName, r.Reference,
+		links.VerifyURL(verify), links.StatusURL(status))
+	if err != nil {
+		return fmt.Errorf("build verification mail: %w", err)
+	}
+	if _, err := mail.Enqueue(ctx, tx, msg); err != nil {
+		return err
+	}
+	return nil
+}
+
+func enqueueStatusMail(ctx context.Context, tx *sqlx.Tx, r Request, note string, status secrets.LinkSecret, links ContactLinks) error {
+	// The status mail knows the states a contact is told about; a request
+	// in review is, to the contact, still submitted.
+	state := r.State
+	if state == StateInReview {
+		state = StateSubmitted
+	}
+	msg, err := mail.RequestStatus(r.ContactEmail, r.ContactName, r.CompanyName, r.Reference,
+		string(state), note, links.StatusURL(status))
+	if err != nil {
+		return fmt.Errorf("build status mail: %w", err)
+	}
+	if _, err := mail.Enqueue(ctx, tx, msg); err != nil {
+		return err
+	}
+	return nil
+}
+
+// RenewStatusLink gives the request a new status link, valid for
+// StatusLinkLifetime from now, and returns its secret for a mail. The
+// previous status link stops working. Staff mails about a decision call it
+// in the decision's transaction, because only the hash of a link is stored
+// and the contact's current link cannot be mailed again.
+func RenewStatusLink(ctx context.Context, tx *sqlx.Tx, requestID string, now time.Time) (secrets.LinkSecret, error) {
+	secret := secrets.NewLinkSecret()
+	res, err := tx.ExecContext(ctx, `
+		UPDATE setup_requests SET status_hash = $2, status_expires_at = $3 WHERE id = $1`,
+		requestID, secret.Hash(), now.Add(StatusLinkLifetime))
+	if err != nil {
+		return "", fmt.Errorf("renew status link: %w", database.Translate(err))
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return "", fmt.Errorf("renew status link: %w", database.ErrNotFound)
+	}
+	return secret, nil
+}
