@@ -14,6 +14,12 @@ const (
 	maxURLLength      = 2048
 )
 
+// maxRoleChildren bounds the SingleSignOnService and KeyDescriptor elements
+// read from one IdP role, so that a crafted document cannot make the report
+// list thousands of problems. Real IdPs publish fewer than ten of each.
+// NOTE: 50 is a judgment call, not a number from a standard or a vendor.
+const maxRoleChildren = 50
+
 // expiryWarningWindow is how long before a certificate or the metadata
 // expires that gatehouse starts warning.
 const expiryWarningWindow = 30 * 24 * time.Hour
@@ -30,6 +36,9 @@ var placeholderEntityIDs = map[string]string{
 func describeEntity(e candidateEntity, now time.Time, problems *problemList) *Metadata {
 	role := chooseRole(e, problems)
 	checkEntityID(e.EntityID, fieldMetadata, problems)
+	if !checkRoleSize(role, problems) {
+		return &Metadata{EntityID: e.EntityID, Signed: e.signed}
+	}
 
 	return &Metadata{
 		EntityID:      e.EntityID,
@@ -54,6 +63,19 @@ func chooseRole(e candidateEntity, problems *problemList) idpRoleXML {
 		"in protocolSupportEnumeration). Gatehouse needs SAML 2.0: enable it for the app in your IdP "+
 		"and download the metadata again.", strings.Join(e.IDPRoles[0].Protocols, ", "), nsProtocol)
 	return e.IDPRoles[0]
+}
+
+// checkRoleSize reports a role with more than maxRoleChildren SSO services
+// or keys.
+func checkRoleSize(role idpRoleXML, problems *problemList) bool {
+	sso, keys := len(role.SingleSignOnServices), len(role.KeyDescriptors)
+	if sso <= maxRoleChildren && keys <= maxRoleChildren {
+		return true
+	}
+	problems.errorf(fieldMetadata, "The IdP lists %d SingleSignOnService and %d KeyDescriptor elements, "+
+		"more than the %d of each gatehouse reads. Download the metadata of your IdP's SAML app again.",
+		sso, keys, maxRoleChildren)
+	return false
 }
 
 // checkEntityID checks an IdP entity ID, from metadata or typed by hand.

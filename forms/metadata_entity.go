@@ -189,10 +189,16 @@ func reportNoIdP(entities []candidateEntity, problems *problemList) {
 		"Download the SAML 2.0 IdP metadata from your IdP and upload that file.")
 }
 
+// quoteList quotes the first ten items for a message and counts the rest.
 func quoteList(items []string) string {
-	quoted := make([]string, len(items))
+	const shown = 10
+	var quoted []string
 	for i, s := range items {
-		quoted[i] = fmt.Sprintf("%q", s)
+		if i == shown {
+			quoted = append(quoted, fmt.Sprintf("and %d more", len(items)-shown))
+			break
+		}
+		quoted = append(quoted, fmt.Sprintf("%q", s))
 	}
 	return strings.Join(quoted, ", ")
 }

@@ -142,6 +142,14 @@ func TestValidateMetadataRules(t *testing.T) {
 			},
 		},
 		{
+			name: "aggregate with many IdP entities lists ten in the message",
+			raw:  aggregateDoc(manyEntities(role, 12)...),
+			want: reportSummary{HasErrors: true, EntityChoices: manyEntityIDs(12)},
+			problems: []wantProblem{
+				errorWith(`"https://idp10.example.com", and 2 more. Choose`),
+			},
+		},
+		{
 			name: "aggregate with several IdP entities uses the chosen one",
 			raw:  aggregateDoc(idpEntityXML("https://a.example.com", "", role), idpEntityXML("https://b.example.com", "", role)),
 			opts: ValidateOptions{EntityID: "https://b.example.com"},
@@ -228,6 +236,12 @@ func TestValidateMetadataRules(t *testing.T) {
 				ssoXML(bindingSOAP, "https://idp.example.com/soap")+ssoXML(bindingArtifact, "https://idp.example.com/artifact")),
 			want:     reportSummary{HasErrors: true, HasMetadata: true, EntityID: sampleEntityID, SigningCerts: 1},
 			problems: []wantProblem{errorWith("single sign-on only over SOAP and HTTP-Artifact")},
+		},
+		{
+			name:     "more than 50 SSO services is an error",
+			raw:      idpEntityXML(sampleEntityID, "", signing+strings.Repeat(ssoXML(BindingPOST, "http://localhost/sso"), 51)),
+			want:     reportSummary{HasErrors: true, HasMetadata: true, EntityID: sampleEntityID},
+			problems: []wantProblem{errorWith("The IdP lists 51 SingleSignOnService and 1 KeyDescriptor elements, more than the 50")},
 		},
 		{
 			name:     "no SingleSignOnService is an error",
@@ -685,6 +699,22 @@ func aggregateDoc(entities ...string) string {
 	}
 	return `<md:EntitiesDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" Name="test-federation">` +
 		"\n<!-- members -->\n" + strings.Join(inner, "\n") + "\n</md:EntitiesDescriptor>"
+}
+
+func manyEntityIDs(n int) []string {
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("https://idp%d.example.com", i+1)
+	}
+	return ids
+}
+
+func manyEntities(role string, n int) []string {
+	var entities []string
+	for _, id := range manyEntityIDs(n) {
+		entities = append(entities, idpEntityXML(id, "", role))
+	}
+	return entities
 }
 
 // spEntityXML returns service provider metadata.
