@@ -5,6 +5,8 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -87,10 +89,13 @@ func (d *recordingDialer) addrs() []string {
 }
 
 // newTestServer starts an httptest TLS server on loopback. Its certificate
-// is valid for example.com and *.example.com.
+// is valid for example.com and *.example.com. The server does not log
+// handshake failures, which some tests cause on purpose.
 func newTestServer(t *testing.T, handler http.Handler) (*httptest.Server, *x509.CertPool, string) {
 	t.Helper()
-	srv := httptest.NewTLSServer(handler)
+	srv := httptest.NewUnstartedServer(handler)
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+	srv.StartTLS()
 	t.Cleanup(srv.Close)
 
 	pool := x509.NewCertPool()
@@ -120,14 +125,13 @@ func metadataHandler() http.Handler {
 
 func TestFetchLoopbackThroughTestHook(t *testing.T) {
 	t.Parallel()
-	srv, pool, port := newTestServer(t, metadataHandler())
+	_, pool, port := newTestServer(t, metadataHandler())
 	loopback := netip.MustParseAddr("127.0.0.1")
 	f := &Fetcher{
 		Resolver:         newMapResolver(map[string][]string{"idp.example.com": {"127.0.0.1"}}),
 		rootCAsForTest:   pool,
 		allowAddrForTest: func(a netip.Addr) bool { return a == loopback },
 	}
-	_ = srv
 
 	body, err := f.Fetch(context.Background(), "https://idp.example.com:"+port+"/metadata")
 
@@ -344,8 +348,8 @@ func TestFetchResponseLimits(t *testing.T) {
 		wantErr string
 	}{
 		{name: "body of exactly the limit", path: "/exact", wantLen: MaxMetadataBytes},
-		{name: "body over the limit", path: "/too-large", wantErr: "larger than the 1.0 MB gatehouse accepts"},
-		{name: "chunked body over the limit", path: "/too-large-chunked", wantErr: "larger than the 1.0 MB gatehouse accepts"},
+		{name: "body over the limit", path: "/too-large", wantErr: "larger than the 1024 KB gatehouse accepts"},
+		{name: "chunked body over the limit", path: "/too-large-chunked", wantErr: "larger than the 1024 KB gatehouse accepts"},
 		{name: "not found status", path: "/missing", wantErr: "idp.example.com returned HTTP status 404 Not Found instead of the metadata"},
 	}
 	for _, tt := range tests {

@@ -88,8 +88,9 @@ type Metadata struct {
 	// ValidUntil is the earliest validUntil of the entity and the
 	// EntitiesDescriptor elements around it, or nil when none is set.
 	ValidUntil *time.Time
-	// Signed reports whether the document carries an enveloped ds:Signature on
-	// its root or on the IdP's EntityDescriptor. The signature is not verified.
+	// Signed reports whether an enveloped ds:Signature is on the IdP's
+	// EntityDescriptor or on an EntitiesDescriptor around it. The signature
+	// is not verified.
 	Signed bool
 }
 

@@ -207,11 +207,9 @@ func firstLine(b []byte) []byte {
 	return b
 }
 
+// formatSize writes a byte count in whole kilobytes, rounded up so that a
+// size just over a limit never prints as equal to it.
 func formatSize(n int) string {
-	const mib = 1 << 20
-	if n >= mib {
-		return fmt.Sprintf("%.1f MB", float64(n)/mib)
-	}
 	return fmt.Sprintf("%d KB", (n+1023)/1024)
 }
 

@@ -531,7 +531,7 @@ func TestValidateMetadataRules(t *testing.T) {
 			name:     "document over MaxMetadataBytes is an error",
 			raw:      valid + "<!--" + strings.Repeat("x", MaxMetadataBytes) + "-->",
 			want:     reportSummary{HasErrors: true},
-			problems: []wantProblem{errorWith("larger than the 1.0 MB gatehouse accepts")},
+			problems: []wantProblem{errorWith("KB, larger than the 1024 KB gatehouse accepts")},
 		},
 		{
 			name:     "empty input is an error",
