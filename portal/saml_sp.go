@@ -1,0 +1,110 @@
+package portal
+
+import (
+	"context"
+	"encoding/xml"
+	"fmt"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+	saml2 "github.com/russellhaering/gosaml2"
+	dsig "github.com/russellhaering/goxmldsig"
+
+	"github.com/gatehouse-dev/gatehouse/database"
+	"github.com/gatehouse-dev/gatehouse/secrets"
+	"github.com/gatehouse-dev/gatehouse/tenants"
+)
+
+// spKeyAAD binds the sealed SP private key to its purpose, so no other
+// sealed record can stand in for it.
+var spKeyAAD = []byte("gatehouse saml sp key")
+
+// spEntityID returns the SP entity ID (the audience IdPs put in assertions)
+// for a tenant slug: the URL of its SP metadata.
+func (s *Server) spEntityID(slug string) string { return s.link("/saml/" + slug + "/metadata") }
+
+// acsURL returns the assertion consumer service URL for a tenant slug.
+func (s *Server) acsURL(slug string) string { return s.link("/saml/" + slug + "/acs") }
+
+// spKey returns the SP key pair, generating and storing it on first use.
+// Every instance reads the same stored pair.
+func (s *Server) spKey(ctx context.Context) (secrets.SAMLKey, error) {
+	store := s.tenants
+	cert, sealed, err := store.SPKey(ctx)
+	if database.IsNotFound(err) {
+		key, genErr := secrets.NewSAMLKey(s.cfg.BaseURL.Host+" SAML", s.now())
+		if genErr != nil {
+			return secrets.SAMLKey{}, genErr
+		}
+		sealedKey, sealErr := s.cfg.Keyring.SealSAMLKey(key, spKeyAAD)
+		if sealErr != nil {
+			return secrets.SAMLKey{}, fmt.Errorf("seal SP key: %w", sealErr)
+		}
+		if err := store.CreateSPKey(ctx, key.Certificate(), sealedKey); err != nil {
+			return secrets.SAMLKey{}, err
+		}
+		cert, sealed, err = store.SPKey(ctx)
+	}
+	if err != nil {
+		return secrets.SAMLKey{}, err
+	}
+	key, err := s.cfg.Keyring.OpenSAMLKey(sealed, spKeyAAD, cert)
+	if err != nil {
+		return secrets.SAMLKey{}, fmt.Errorf("open SP key: %w", err)
+	}
+	return key, nil
+}
+
+// metadataScope reports whether slug names a tenant, or the proposed slug
+// of a setup request that is still open or approved, so its SP metadata
+// can be served before the tenant exists.
+func (s *Server) metadataScope(ctx context.Context, slug string) (bool, error) {
+	if !tenants.ValidSlug(slug) {
+		return false, nil
+	}
+	var ok bool
+	err := s.db.QueryRowxContext(ctx, `
+		SELECT EXISTS (SELECT 1 FROM tenants WHERE slug = $1)
+		    OR EXISTS (SELECT 1 FROM setup_requests WHERE tenant_slug = $1 AND state NOT IN ('rejected', 'withdrawn'))`,
+		slug).Scan(&ok)
+	if err != nil {
+		return false, fmt.Errorf("find metadata scope: %w", database.Translate(err))
+	}
+	return ok, nil
+}
+
+// spMetadata serves the SP metadata of a tenant: entity ID, the HTTP-POST
+// ACS, and the certificate that IdPs encrypt assertions to.
+func (s *Server) spMetadata(c *gin.Context) error {
+	slug := c.Param("tenant")
+	ok, err := s.metadataScope(c.Request.Context(), slug)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return errNotFound
+	}
+	key, err := s.spKey(c.Request.Context())
+	if err != nil {
+		return err
+	}
+
+	sp := &saml2.SAMLServiceProvider{
+		ServiceProviderIssuer:       s.spEntityID(slug),
+		AssertionConsumerServiceURL: s.acsURL(slug),
+		SPKeyStore:                  dsig.TLSCertKeyStore(key.TLSCertificate()),
+		Clock:                       dsig.NewFakeClockAt(s.now()),
+	}
+	descriptor, err := sp.Metadata()
+	if err != nil {
+		return fmt.Errorf("build SP metadata: %w", err)
+	}
+	descriptor.SPSSODescriptor.NameIDFormats = []string{saml2.NameIdFormatEmailAddress, saml2.NameIdFormatUnspecified}
+	body, err := xml.MarshalIndent(descriptor, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode SP metadata: %w", err)
+	}
+	c.Header("Content-Disposition", `inline; filename="`+slug+`-sp-metadata.xml"`)
+	c.Data(http.StatusOK, "application/samlmetadata+xml", append([]byte(xml.Header), body...))
+	return nil
+}

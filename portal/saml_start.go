@@ -1,0 +1,245 @@
+package portal
+
+import (
+	"encoding/base64"
+	"fmt"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	saml2 "github.com/russellhaering/gosaml2"
+	dsig "github.com/russellhaering/goxmldsig"
+
+	"github.com/gatehouse-dev/gatehouse/database"
+	"github.com/gatehouse-dev/gatehouse/secrets"
+	"github.com/gatehouse-dev/gatehouse/tenants"
+)
+
+// samlRequestTTL is how long a pending AuthnRequest waits for its
+// Response: long enough for a password, MFA and a slow IdP.
+const samlRequestTTL = 15 * time.Minute
+
+// maxOpenRequestsPerClient bounds the pending AuthnRequests one client
+// address can start within samlRequestTTL, so nobody can fill the table.
+const maxOpenRequestsPerClient = 30
+
+// authnStart is an SP-initiated sign-in about to be sent to an IdP.
+type authnStart struct {
+	Slug       string // tenant slug in the ACS URL
+	SSOURL     string
+	SSOBinding string
+	Request    tenants.SAMLRequest // the pending row, without ID and times
+	// FromForm is set when the browser got here by submitting a form, so a
+	// redirect to the IdP would break the form-action policy: the IdP is
+	// then reached through an auto-submitting form for both bindings.
+	FromForm bool
+}
+
+// autoSubmit is the data of signin_post.html, a form that app.js submits
+// as soon as the page loads (no inline script, so CSP can forbid it).
+type autoSubmit struct {
+	Method string
+	Action string
+	Fields []formField
+}
+
+type formField struct{ Name, Value string }
+
+// ssoStart serves /sso/:tenant: with ?reason=required it explains that the
+// company requires SSO, otherwise it sends an AuthnRequest to the IdP.
+func (s *Server) ssoStart(c *gin.Context) error {
+	ctx := c.Request.Context()
+	if !tenants.ValidSlug(c.Param("tenant")) {
+		return errNotFound
+	}
+	t, err := s.tenants.BySlug(ctx, c.Param("tenant"))
+	if database.IsNotFound(err) {
+		return errNotFound
+	}
+	if err != nil {
+		return err
+	}
+	conn, err := s.tenants.SAMLConnection(ctx, t.ID)
+	if database.IsNotFound(err) {
+		return userError(http.StatusNotFound, "Single sign on is not set up for "+t.Name+" yet. Ask your IT team.", err)
+	}
+	if err != nil {
+		return err
+	}
+
+	next := localPath(c.Query("next"))
+	if c.Query("reason") == "required" {
+		return s.renderSSORequired(c, []tenants.Tenant{t}, next)
+	}
+	return s.startAuthn(c, authnStart{
+		Slug: t.Slug, SSOURL: conn.SSOURL, SSOBinding: conn.SSOBinding,
+		Request: tenants.SAMLRequest{TenantID: &t.ID, RelayState: next},
+	})
+}
+
+// ssoChoice is one company the SSO-required page offers to continue to.
+type ssoChoice struct {
+	Name    string
+	Product string
+	Href    string
+}
+
+func (s *Server) renderSSORequired(c *gin.Context, list []tenants.Tenant, next string) error {
+	var choices []ssoChoice
+	for _, t := range list {
+		href := "/sso/" + t.Slug
+		if next != "" {
+			href += "?next=" + url.QueryEscape(next)
+		}
+		choices = append(choices, ssoChoice{Name: t.Name, Product: t.Product.Title(), Href: href})
+	}
+	return s.render(c, http.StatusOK, "signin_required.html", "Single sign on", choices)
+}
+
+// startAuthn stores a pending AuthnRequest and sends the browser to the
+// IdP with it: a 302 with the deflated request for HTTP-Redirect, or an
+// auto-submitting form for HTTP-POST.
+func (s *Server) startAuthn(c *gin.Context, start authnStart) error {
+	ctx := c.Request.Context()
+	now := s.now()
+	if err := s.tenants.PurgeSignInState(ctx, now, now.Add(-signInFailureWindow)); err != nil {
+		return err
+	}
+	open, err := s.tenants.CountSAMLRequestsFrom(ctx, c.ClientIP(), now.Add(-samlRequestTTL))
+	if err != nil {
+		return err
+	}
+	if open >= maxOpenRequestsPerClient {
+		c.Header("Retry-After", "60")
+		return userError(http.StatusTooManyRequests, "Too many sign-in attempts from your network. Wait a minute and try again.", nil)
+	}
+
+	sp := &saml2.SAMLServiceProvider{
+		IdentityProviderSSOURL:      start.SSOURL,
+		ServiceProviderIssuer:       s.spEntityID(start.Slug),
+		AssertionConsumerServiceURL: s.acsURL(start.Slug),
+		Clock:                       dsig.NewFakeClockAt(now),
+	}
+	doc, err := sp.BuildAuthRequestDocumentNoSig()
+	if err != nil {
+		return fmt.Errorf("build AuthnRequest: %w", err)
+	}
+	pending := start.Request
+	pending.ID = doc.Root().SelectAttrValue("ID", "")
+	pending.Slug = start.Slug
+	pending.ClientIP = c.ClientIP()
+	pending.CreatedAt = now
+	pending.ExpiresAt = now.Add(samlRequestTTL)
+	if err := s.tenants.CreateSAMLRequest(ctx, pending); err != nil {
+		return err
+	}
+	s.log.InfoContext(ctx, "saml_request_sent", "tenant", start.Slug, "request_id", pending.ID,
+		"test", pending.SetupRequestID != nil)
+
+	noStore(c)
+	if start.SSOBinding == saml2.BindingHttpPost {
+		xmlBytes, err := doc.WriteToBytes()
+		if err != nil {
+			return fmt.Errorf("encode AuthnRequest: %w", err)
+		}
+		fields := []formField{{Name: "SAMLRequest", Value: base64.StdEncoding.EncodeToString(xmlBytes)}}
+		return s.renderAutoSubmit(c, autoSubmit{Method: http.MethodPost, Action: start.SSOURL, Fields: fields})
+	}
+	target, err := sp.BuildAuthURLRedirect("", doc)
+	if err != nil {
+		return fmt.Errorf("build AuthnRequest URL: %w", err)
+	}
+	if start.FromForm {
+		return s.renderAutoSubmit(c, getForm(target))
+	}
+	c.Redirect(http.StatusFound, target)
+	return nil
+}
+
+// getForm turns a URL into a GET form whose fields are its query, because
+// a browser replaces the query of a GET form's action with the fields.
+func getForm(target string) autoSubmit {
+	u, err := url.Parse(target)
+	if err != nil {
+		return autoSubmit{Method: http.MethodGet, Action: target}
+	}
+	var fields []formField
+	for name, values := range u.Query() {
+		for _, v := range values {
+			fields = append(fields, formField{Name: name, Value: v})
+		}
+	}
+	u.RawQuery = ""
+	return autoSubmit{Method: http.MethodGet, Action: u.String(), Fields: fields}
+}
+
+// renderAutoSubmit renders the form that takes the browser to the IdP,
+// allowing the IdP's origin as a form target in the page's CSP.
+func (s *Server) renderAutoSubmit(c *gin.Context, form autoSubmit) error {
+	allowFormAction(c, form.Action)
+	return s.render(c, http.StatusOK, "signin_post.html", "Continuing to your sign-in page", form)
+}
+
+// originPattern accepts the scheme and host of a URL as it may appear in a
+// CSP source expression: no spaces, quotes or semicolons.
+var originPattern = regexp.MustCompile(`^https?://[A-Za-z0-9.\-]+(:[0-9]+)?$|^https?://\[[0-9A-Fa-f:.]+\](:[0-9]+)?$`)
+
+// allowFormAction adds target's origin to the form-action directive of the
+// Content-Security-Policy that the program's middleware set, if any.
+func allowFormAction(c *gin.Context, target string) {
+	policy := c.Writer.Header().Get("Content-Security-Policy")
+	u, err := url.Parse(target)
+	if policy == "" || err != nil {
+		return
+	}
+	origin := u.Scheme + "://" + u.Host
+	if !originPattern.MatchString(origin) {
+		return
+	}
+	directives := strings.Split(policy, ";")
+	for i, d := range directives {
+		if strings.HasPrefix(strings.TrimSpace(d), "form-action") {
+			directives[i] = " " + strings.TrimSpace(d) + " " + origin
+		}
+	}
+	c.Header("Content-Security-Policy", strings.TrimSpace(strings.Join(directives, ";")))
+}
+
+// localPath returns p if it is a path on this site ("/account", not
+// "//evil.example" or "https://…"), and "" otherwise. RelayState and next
+// parameters go through it before they become a redirect target.
+func localPath(p string) string {
+	if p == "" || len(p) > 512 || p[0] != '/' || strings.HasPrefix(p, "//") || strings.ContainsAny(p, "\\\r\n\t") {
+		return ""
+	}
+	u, err := url.Parse(p)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil {
+		return ""
+	}
+	return p
+}
+
+// sealReturn seals a path that contains a link secret, for a pending
+// request to carry back to the browser after the IdP answers. The seal is
+// bound to the setup request, so openReturn fails for any other.
+func (s *Server) sealReturn(path, setupRequestID string) (*secrets.Sealed, error) {
+	sealed, err := s.cfg.Keyring.Seal([]byte(path), returnAAD(setupRequestID))
+	if err != nil {
+		return nil, fmt.Errorf("seal return path: %w", err)
+	}
+	return &sealed, nil
+}
+
+// openReturn opens what sealReturn sealed for the same setup request.
+func (s *Server) openReturn(sealed secrets.Sealed, setupRequestID string) (string, error) {
+	path, err := s.cfg.Keyring.Open(sealed, returnAAD(setupRequestID))
+	if err != nil {
+		return "", fmt.Errorf("open return path: %w", err)
+	}
+	return string(path), nil
+}
+
+func returnAAD(setupRequestID string) []byte { return []byte("saml test return " + setupRequestID) }
