@@ -32,9 +32,11 @@ func (s *Store) Audit(ctx context.Context, e AuditEvent) error {
 	if err != nil || e.Detail == nil {
 		detail = []byte("{}")
 	}
+	// The detail goes as text: with binary_parameters=yes, lib/pq would send
+	// []byte in binary form, which jsonb rejects.
 	_, err = s.db.ExecContext(ctx, `
 		INSERT INTO audit_log (actor, action, tenant_id, request_id, client_ip, detail) VALUES ($1, $2, $3, $4, $5, $6)`,
-		e.Actor, e.Action, e.TenantID, e.RequestID, e.ClientIP, detail)
+		e.Actor, e.Action, e.TenantID, e.RequestID, e.ClientIP, string(detail))
 	if err != nil {
 		return fmt.Errorf("write audit event %s: %w", e.Action, database.Translate(err))
 	}
