@@ -1,0 +1,176 @@
+package scim
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/gatehouse-dev/gatehouse/database"
+	"github.com/gatehouse-dev/gatehouse/tenants"
+)
+
+// SCIM's reads. Each is one statement that also checks the request's
+// token (parameters $1 tenant, $2 token), so a revoked token reads nothing.
+
+// userGroupsColumn selects a user's groups as JSON, for the groups attribute.
+const userGroupsColumn = `, (SELECT coalesce(json_agg(json_build_object('GroupID', g.id, 'DisplayName', g.display_name)
+	ORDER BY lower(g.display_name), g.id), '[]') FROM group_members gm JOIN groups g ON g.id = gm.group_id
+	WHERE gm.tenant_id = u.tenant_id AND gm.user_id = u.id) AS groups`
+
+// groupMembersColumn selects a group's members that are not deleted as JSON.
+const groupMembersColumn = `, (SELECT coalesce(json_agg(json_build_object('UserID', mu.id, 'UserName', mu.user_name,
+	'DisplayName', mu.display_name) ORDER BY lower(mu.user_name), mu.id), '[]')
+	FROM group_members gm JOIN users mu ON mu.id = gm.user_id AND mu.tenant_id = gm.tenant_id
+	WHERE gm.tenant_id = g.tenant_id AND gm.group_id = g.id AND mu.deleted_at IS NULL) AS members`
+
+type userRow struct {
+	tenants.User
+	Groups []byte `db:"groups"`
+	Total  int    `db:"total"`
+}
+
+func (r userRow) groups() ([]tenants.GroupRef, error) {
+	if len(r.Groups) == 0 {
+		return nil, nil
+	}
+	var out []tenants.GroupRef
+	if err := json.Unmarshal(r.Groups, &out); err != nil {
+		return nil, fmt.Errorf("decode groups of user %s: %w", r.ID, err)
+	}
+	return out, nil
+}
+
+type groupRow struct {
+	tenants.Group
+	Members []byte `db:"members"`
+	Total   int    `db:"total"`
+}
+
+func (r groupRow) members() ([]tenants.GroupMember, error) {
+	if len(r.Members) == 0 {
+		return nil, nil
+	}
+	var out []tenants.GroupMember
+	if err := json.Unmarshal(r.Members, &out); err != nil {
+		return nil, fmt.Errorf("decode members of group %s: %w", r.ID, err)
+	}
+	return out, nil
+}
+
+// loadUser reads one user that is not deleted, with their groups when
+// withGroups is set.
+func (s *Server) loadUser(ctx context.Context, c *call, id string, withGroups bool) (userRow, error) {
+	extra := ""
+	if withGroups {
+		extra = userGroupsColumn
+	}
+	var row userRow
+	err := s.db.GetContext(ctx, &row, `SELECT `+tenants.UserColumns+extra+` FROM users u
+		WHERE u.tenant_id = $1 AND u.id = $3 AND u.deleted_at IS NULL AND `+tenants.SCIMTokenActiveSQL(2, 1),
+		c.tenant.ID, c.tokenID, id)
+	if database.IsNotFound(database.Translate(err)) {
+		return userRow{}, s.notFoundOrUnauthorized(ctx, c)
+	}
+	if err != nil {
+		return userRow{}, fmt.Errorf("get user: %w", database.Translate(err))
+	}
+	return row, nil
+}
+
+// loadGroup reads one group, with its members when withMembers is set.
+func (s *Server) loadGroup(ctx context.Context, c *call, id string, withMembers bool) (groupRow, error) {
+	extra := ""
+	if withMembers {
+		extra = groupMembersColumn
+	}
+	var row groupRow
+	err := s.db.GetContext(ctx, &row, `SELECT `+tenants.GroupColumns+extra+` FROM groups g
+		WHERE g.tenant_id = $1 AND g.id = $3 AND `+tenants.SCIMTokenActiveSQL(2, 1),
+		c.tenant.ID, c.tokenID, id)
+	if database.IsNotFound(database.Translate(err)) {
+		return groupRow{}, s.notFoundOrUnauthorized(ctx, c)
+	}
+	if err != nil {
+		return groupRow{}, fmt.Errorf("get group: %w", database.Translate(err))
+	}
+	return row, nil
+}
+
+// listSpec describes a list query on one resource table.
+type listSpec struct {
+	rt      *resourceType
+	columns string // selected columns, extra columns included
+	from    string // table and alias
+	where   string // the base condition, without the token check
+	order   string
+}
+
+// list runs a paged, filtered query into dest (a pointer to a slice of
+// rows with a Total field) and returns totalResults. The filter's SQL
+// comes from sqlBuilder, so every value is a parameter.
+func (s *Server) list(ctx context.Context, c *call, spec listSpec, q listQuery, dest any) (int, error) {
+	b := &sqlBuilder{rt: spec.rt, args: []any{c.tenant.ID, c.tokenID}}
+	where := spec.where
+	if q.filter != nil {
+		cond, err := b.where(q.filter)
+		if err != nil {
+			return 0, err
+		}
+		where += " AND " + cond
+	}
+	guarded := where + " AND " + tenants.SCIMTokenActiveSQL(2, 1)
+
+	if q.count > 0 {
+		limit, offset := b.param(q.count), b.param(q.startIndex-1)
+		query := `SELECT ` + spec.columns + `, count(*) OVER () AS total FROM ` + spec.from +
+			` WHERE ` + guarded + ` ORDER BY ` + spec.order + ` LIMIT ` + limit + ` OFFSET ` + offset
+		if err := sqlx.SelectContext(ctx, s.db, dest, query, b.args...); err != nil {
+			return 0, fmt.Errorf("list %s: %w", spec.rt.Name, database.Translate(err))
+		}
+		if total := firstTotal(dest); total > 0 {
+			return total, nil
+		}
+		b.args = b.args[:len(b.args)-2]
+	}
+
+	// The page is empty: the token may be revoked, the filter may match
+	// nothing, or startIndex may be past the end.
+	var check struct {
+		TokenOK bool `db:"token_ok"`
+		Total   int  `db:"total"`
+	}
+	query := `SELECT ` + tenants.SCIMTokenActiveSQL(2, 1) + ` AS token_ok, (SELECT count(*) FROM ` + spec.from +
+		` WHERE ` + where + `) AS total`
+	if err := sqlx.GetContext(ctx, s.db, &check, query, b.args...); err != nil {
+		return 0, fmt.Errorf("count %s: %w", spec.rt.Name, database.Translate(err))
+	}
+	if !check.TokenOK {
+		return 0, errUnauthorized
+	}
+	return check.Total, nil
+}
+
+func firstTotal(dest any) int {
+	switch rows := dest.(type) {
+	case *[]userRow:
+		if len(*rows) > 0 {
+			return (*rows)[0].Total
+		}
+	case *[]groupRow:
+		if len(*rows) > 0 {
+			return (*rows)[0].Total
+		}
+	}
+	return 0
+}
+
+// listResponse is the ListResponse of RFC 7644 section 3.4.2.
+type listResponse struct {
+	Schemas      []string `json:"schemas"`
+	TotalResults int      `json:"totalResults"`
+	StartIndex   int      `json:"startIndex"`
+	ItemsPerPage int      `json:"itemsPerPage"`
+	Resources    []any    `json:"Resources"`
+}
