@@ -1,0 +1,124 @@
+package portal
+
+import (
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"golang.org/x/time/rate"
+)
+
+// maxLimiterKeys bounds the memory one keyedLimiter uses. Past it, keys
+// whose bucket has refilled are dropped; a flood of distinct keys beyond
+// that starts every key afresh.
+const maxLimiterKeys = 10000
+
+// keyedLimiter keeps one token bucket per key (a client address or an
+// email address).
+//
+// NOTE: buckets live in this process, so each instance behind a load
+// balancer counts on its own and a client may get the allowance once per
+// instance. That still bounds mail and work per client; limits shared
+// across instances would need the database.
+type keyedLimiter struct {
+	mu      sync.Mutex
+	every   time.Duration // one more attempt per every
+	burst   int
+	buckets map[string]*rate.Limiter
+}
+
+func newKeyedLimiter(every time.Duration, burst int) *keyedLimiter {
+	return &keyedLimiter{every: every, burst: burst, buckets: make(map[string]*rate.Limiter)}
+}
+
+// allow takes one attempt from key's bucket at now. When the bucket is
+// empty it returns false and how long until the next attempt is allowed.
+func (l *keyedLimiter) allow(key string, now time.Time) (bool, time.Duration) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+
+	bucket, ok := l.buckets[key]
+	if !ok {
+		l.makeRoom(now)
+		bucket = rate.NewLimiter(rate.Every(l.every), l.burst)
+		l.buckets[key] = bucket
+	}
+	reservation := bucket.ReserveN(now, 1)
+	if delay := reservation.DelayFrom(now); delay > 0 {
+		reservation.CancelAt(now)
+		return false, delay
+	}
+	return true, 0
+}
+
+func (l *keyedLimiter) makeRoom(now time.Time) {
+	if len(l.buckets) < maxLimiterKeys {
+		return
+	}
+	for key, bucket := range l.buckets {
+		if bucket.TokensAt(now) >= float64(l.burst) {
+			delete(l.buckets, key)
+		}
+	}
+	if len(l.buckets) >= maxLimiterKeys {
+		clear(l.buckets)
+	}
+}
+
+// setupLimits are the setup portal's rate limits, per client address and
+// per contact email address, on the actions that send mail or look up a
+// link: submitting, verifying and re-sending links.
+type setupLimits struct {
+	submitByIP    *keyedLimiter
+	submitByEmail *keyedLimiter
+	verifyByIP    *keyedLimiter
+	verifyByEmail *keyedLimiter
+	resendByIP    *keyedLimiter
+	resendByEmail *keyedLimiter
+}
+
+// newSetupLimits allows a person to fix a form many times over and to
+// create a few requests, while one address cannot flood an inbox or try
+// link secrets at speed.
+func newSetupLimits() *setupLimits {
+	return &setupLimits{
+		submitByIP:    newKeyedLimiter(2*time.Minute, 20),
+		submitByEmail: newKeyedLimiter(20*time.Minute, 3),
+		verifyByIP:    newKeyedLimiter(30*time.Second, 30),
+		verifyByEmail: newKeyedLimiter(time.Minute, 10),
+		resendByIP:    newKeyedLimiter(5*time.Minute, 5),
+		resendByEmail: newKeyedLimiter(30*time.Minute, 3),
+	}
+}
+
+// tooManyRequests is the error for an exhausted rate limit. It sets
+// Retry-After, which the error page keeps.
+func tooManyRequests(c *gin.Context, wait time.Duration) error {
+	c.Header("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
+	return userError(http.StatusTooManyRequests, tooManyMessage(wait), nil)
+}
+
+func tooManyMessage(wait time.Duration) string {
+	return fmt.Sprintf("Too many attempts in a short time. Please wait %s and try again.", formatWait(wait))
+}
+
+// formatWait rounds a wait up to whole minutes, or seconds under a minute.
+func formatWait(d time.Duration) string {
+	if d < time.Minute {
+		return fmt.Sprintf("%d seconds", int(d.Seconds())+1)
+	}
+	minutes := int((d + time.Minute - 1) / time.Minute)
+	if minutes == 1 {
+		return "1 minute"
+	}
+	return fmt.Sprintf("%d minutes", minutes)
+}
+
+// emailKey is the per-email bucket key: the address in lowercase.
+func emailKey(email string) string {
+	return strings.ToLower(strings.TrimSpace(email))
+}

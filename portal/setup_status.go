@@ -1,0 +1,195 @@
+package portal
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/gatehouse-dev/gatehouse/forms"
+)
+
+// statusView is what setup_status.html renders.
+type statusView struct {
+	Request    forms.Request
+	StatusPath string
+	Timeline   []timelineEntry
+	// StaffNote is the note of the latest change request or rejection.
+	StaffNote string
+	SP        spValues
+	Guides    idpGuides
+	Report    forms.StoredReport
+	Warnings  []forms.StoredProblem
+	Test      *connectionTest
+	// TestMissing lists the attributes a successful test did not receive.
+	TestMissing []string
+	Done        string // a confirmation of the action just taken
+
+	CanWithdraw bool
+	CanTest     bool
+}
+
+// StateClass returns the badge style for the request's state.
+func (v statusView) StateClass() string {
+	switch v.Request.State {
+	case forms.StateApproved:
+		return "ok"
+	case forms.StateChangesRequested:
+		return "warn"
+	case forms.StateRejected, forms.StateWithdrawn:
+		return "bad"
+	}
+	return ""
+}
+
+// ShowIdPValues reports whether the IdP values still matter to the contact.
+func (v statusView) ShowIdPValues() bool {
+	return v.Request.State != forms.StateWithdrawn && v.Request.State != forms.StateRejected
+}
+
+// BindingName returns the SSO binding's short name.
+func (v statusView) BindingName() string { return forms.Binding(v.Request.SSOBinding).ShortName() }
+
+// timelineEntry is one line of the request's history as the contact reads
+// it: staff are "the implementations team", never a named person.
+type timelineEntry struct {
+	At    time.Time
+	Title string
+	Actor string
+	Note  string
+}
+
+// doneMessages confirm the action a redirect came from (?done=...).
+var doneMessages = map[string]string{
+	"resubmitted": "Thank you. Your changes are with the implementations team.",
+	"withdrawn":   "Your request is withdrawn.",
+}
+
+func (h *setupHandlers) status(c *gin.Context) error {
+	r, secret, err := h.statusRequest(c)
+	if err != nil {
+		return h.renderLinkError(c, err, "status")
+	}
+	ctx := c.Request.Context()
+	events, err := h.store.Events(ctx, r.ID)
+	if err != nil {
+		return err
+	}
+
+	v := statusView{
+		Request:     r,
+		StatusPath:  statusPath(secret),
+		Timeline:    timeline(events),
+		StaffNote:   latestStaffNote(events),
+		SP:          h.s.spValuesFor(r.TenantSlug),
+		Done:        doneMessages[c.Query("done")],
+		CanWithdraw: forms.CanMove(r.State, forms.StateWithdrawn),
+		CanTest:     r.VerifiedAt != nil && r.State != forms.StateWithdrawn && r.State != forms.StateRejected,
+	}
+	v.Guides = idpGuides{SP: v.SP, Vendor: r.IdPVendor, SCIM: r.SCIMRequested}
+	if err := json.Unmarshal(r.MetadataReport, &v.Report); err == nil {
+		v.Warnings = v.Report.Problems
+	}
+	if v.CanTest {
+		if v.Test, err = h.s.loadConnectionTest(ctx, r.ID); err != nil {
+			return err
+		}
+		v.TestMissing = missingAttributes(v.Test)
+	}
+	return h.s.render(c, http.StatusOK, "setup_status.html", "Request "+r.Reference, v)
+}
+
+func timeline(events []forms.Event) []timelineEntry {
+	out := make([]timelineEntry, 0, len(events))
+	for _, e := range events {
+		out = append(out, timelineEntry{At: e.At, Title: eventTitle(e), Actor: actorName(e.Actor), Note: e.Note})
+	}
+	return out
+}
+
+func eventTitle(e forms.Event) string {
+	from := forms.State("")
+	if e.FromState != nil {
+		from = *e.FromState
+	}
+	switch {
+	case e.ToState == forms.StateUnverified:
+		return "Request created"
+	case from == forms.StateUnverified && e.ToState == forms.StateSubmitted:
+		return "Email address confirmed; request sent for review"
+	case from == forms.StateChangesRequested && e.ToState == forms.StateSubmitted:
+		return "Changes sent for review"
+	case e.ToState == forms.StateSubmitted:
+		return "Back in the review queue"
+	case e.ToState == forms.StateInReview:
+		return "Review started"
+	}
+	return e.ToState.Label()
+}
+
+func actorName(actor string) string {
+	switch {
+	case actor == forms.ActorContact:
+		return "you"
+	case strings.HasPrefix(actor, "staff:"):
+		return "the implementations team"
+	}
+	return "gatehouse"
+}
+
+// latestStaffNote returns the note of the last change request or
+// rejection, the one the contact has to act on.
+func latestStaffNote(events []forms.Event) string {
+	for i := len(events) - 1; i >= 0; i-- {
+		switch events[i].ToState {
+		case forms.StateChangesRequested, forms.StateRejected:
+			return events[i].Note
+		case forms.StateSubmitted:
+			return ""
+		}
+	}
+	return ""
+}
+
+// withdraw moves the request to withdrawn, with the contact's reason.
+func (h *setupHandlers) withdraw(c *gin.Context) error {
+	r, secret, err := h.statusRequest(c)
+	if err != nil {
+		return h.renderLinkError(c, err, "status")
+	}
+	if err := parseSmallForm(c); err != nil {
+		return err
+	}
+	seen, ok := formVersion(c)
+	if !ok {
+		return userError(http.StatusBadRequest, "The form could not be read. Go back, reload the page and try again.", nil)
+	}
+	r.Version = seen
+
+	if _, err := h.store.Withdraw(c.Request.Context(), r, c.Request.PostFormValue("reason")); err != nil {
+		return stateChangeError(r, err)
+	}
+	h.s.log.InfoContext(c.Request.Context(), "setup_request_withdrawn", "request_id", r.ID, "reference", r.Reference)
+	return redirect(c, statusPath(secret)+"?done=withdrawn")
+}
+
+// missingAttributes lists the attributes gatehouse expects that a
+// successful test sign-in did not receive.
+func missingAttributes(t *connectionTest) []string {
+	if t == nil || !t.OK {
+		return nil
+	}
+	var out []string
+	for _, want := range []string{attributeEmail, attributeFirstName, attributeLastName} {
+		found := false
+		for _, a := range t.Attributes {
+			found = found || a.Name == want
+		}
+		if !found {
+			out = append(out, want)
+		}
+	}
+	return out
+}
