@@ -150,7 +150,10 @@ func (s *Store) timeline(ctx context.Context, id string) ([]TimelineEntry, error
 		}
 		out = append(out, TimelineEntry{At: e.At, Actor: e.Actor, What: what, Note: e.Note})
 	}
-	for _, a := range audit {
+	// AuditLog lists newest first; events of one transaction share their
+	// time, so they are appended oldest first to keep their order.
+	for i := len(audit) - 1; i >= 0; i-- {
+		a := audit[i]
 		out = append(out, TimelineEntry{At: a.At, Actor: a.Actor, What: a.Action, Detail: a.Detail})
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].At.Before(out[j].At) })

@@ -1,0 +1,115 @@
+package portal
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+
+	"github.com/gin-gonic/gin"
+	"github.com/jmoiron/sqlx"
+
+	"github.com/gatehouse-dev/gatehouse/database"
+	"github.com/gatehouse-dev/gatehouse/forms"
+	"github.com/gatehouse-dev/gatehouse/mail"
+)
+
+func (h *staffHandlers) registerOutbox(g *gin.RouterGroup) {
+	g.GET("/outbox", h.s.handle(h.outbox))
+	g.GET("/outbox/:id", h.s.handle(h.outboxMessage))
+	g.POST("/outbox/:id/retry", h.s.handle(h.retryMail))
+}
+
+// outboxView is the outbox page's data.
+type outboxView struct {
+	Entries []mail.Entry
+	State   mail.State
+	States  []mail.State
+	Stats   mail.OutboxStats
+	Page    int
+	PrevURL string
+	NextURL string
+	Notice  string
+}
+
+const outboxPageSize = 50
+
+func (h *staffHandlers) outbox(c *gin.Context) error {
+	view := outboxView{States: []mail.State{mail.Pending, mail.Sent, mail.Dead}, Page: 1}
+	for _, s := range view.States {
+		if c.Query("state") == string(s) {
+			view.State = s
+		}
+	}
+	if p, err := strconv.Atoi(c.Query("page")); err == nil && p > 1 && p <= 10000 {
+		view.Page = p
+	}
+	ctx := c.Request.Context()
+	entries, err := mail.List(ctx, h.s.db, mail.ListFilter{State: view.State, Limit: outboxPageSize + 1, Offset: (view.Page - 1) * outboxPageSize})
+	if err != nil {
+		return err
+	}
+	if len(entries) > outboxPageSize {
+		entries, view.NextURL = entries[:outboxPageSize], outboxURL(view.State, view.Page+1)
+	}
+	if view.Page > 1 {
+		view.PrevURL = outboxURL(view.State, view.Page-1)
+	}
+	view.Entries = entries
+	if view.Stats, err = mail.Stats(ctx, h.s.db); err != nil {
+		return err
+	}
+	if c.Query("done") == "retried" {
+		view.Notice = "The message is due again; the delivery worker sends it shortly."
+	}
+	return h.s.render(c, http.StatusOK, "staff_outbox.html", "Outbox", view)
+}
+
+func outboxURL(state mail.State, page int) string {
+	return "/staff/outbox?state=" + string(state) + "&page=" + strconv.Itoa(page)
+}
+
+func outboxID(c *gin.Context) (int64, error) {
+	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
+	if err != nil || id < 1 {
+		return 0, errNotFound
+	}
+	return id, nil
+}
+
+// outboxMessage shows one message with its bodies. In development, this
+// is how staff read mail, links included, so the page is never cached.
+func (h *staffHandlers) outboxMessage(c *gin.Context) error {
+	id, err := outboxID(c)
+	if err != nil {
+		return err
+	}
+	entry, err := mail.Get(c.Request.Context(), h.s.db, id)
+	if err != nil {
+		return err
+	}
+	c.Header("Referrer-Policy", "no-referrer")
+	return h.s.render(c, http.StatusOK, "staff_outbox_message.html", entry.Subject, entry)
+}
+
+func (h *staffHandlers) retryMail(c *gin.Context) error {
+	id, err := outboxID(c)
+	if err != nil {
+		return err
+	}
+	actor := actorOf(c)
+	err = database.WithTx(c.Request.Context(), h.s.db, func(tx *sqlx.Tx) error {
+		if err := mail.Retry(c.Request.Context(), tx, id); err != nil {
+			return err
+		}
+		return forms.Audit(c.Request.Context(), tx, actor, "mail.retry", "", map[string]any{"outbox_id": id})
+	})
+	switch {
+	case errors.Is(err, mail.ErrAlreadySent):
+		return userError(http.StatusConflict, "This message was already sent, so there is nothing to retry.", err)
+	case errors.Is(err, mail.ErrSending):
+		return userError(http.StatusConflict, "The delivery worker is sending this message right now. Reload the page in a minute.", err)
+	case err != nil:
+		return err
+	}
+	return redirect(c, "/staff/outbox?done=retried")
+}
