@@ -512,6 +512,10 @@ func signEnveloped(t *testing.T, el *etree.Element, key *rsa.PrivateKey, cert *x
 	if err != nil {
 		t.Fatal(err)
 	}
+	// SignEnveloped appends the Signature without setting its etree index,
+	// so RemoveChild and goxmldsig's enveloped transform would remove the
+	// wrong element. A round trip through text sets every index.
+	signed = parseXML(t, writeXML(t, signed))
 	sig := signed.ChildElements()[len(signed.ChildElements())-1]
 	signed.RemoveChild(sig)
 	at := 0
