@@ -58,6 +58,7 @@ type Server struct {
 	tokens   *tokenCache
 	limiters *limiters
 	writes   *backgroundWriter
+	stmts    stmtCache
 	mux      *http.ServeMux
 
 	// hashing bounds concurrent password hashes, each of which takes

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sync"
 
 	"github.com/jmoiron/sqlx"
 
@@ -67,7 +68,7 @@ func (s *Server) loadUser(ctx context.Context, c *call, id string, withGroups bo
 		extra = userGroupsColumn
 	}
 	var row userRow
-	err := s.db.GetContext(ctx, &row, `SELECT `+tenants.UserColumns+extra+` FROM users u
+	err := s.get(ctx, &row, `SELECT `+tenants.UserColumns+extra+` FROM users u
 		WHERE u.tenant_id = $1 AND u.id = $3 AND u.deleted_at IS NULL AND `+tenants.SCIMTokenActiveSQL(2, 1),
 		c.tenant.ID, c.tokenID, id)
 	if database.IsNotFound(database.Translate(err)) {
@@ -86,7 +87,7 @@ func (s *Server) loadGroup(ctx context.Context, c *call, id string, withMembers 
 		extra = groupMembersColumn
 	}
 	var row groupRow
-	err := s.db.GetContext(ctx, &row, `SELECT `+tenants.GroupColumns+extra+` FROM groups g
+	err := s.get(ctx, &row, `SELECT `+tenants.GroupColumns+extra+` FROM groups g
 		WHERE g.tenant_id = $1 AND g.id = $3 AND `+tenants.SCIMTokenActiveSQL(2, 1),
 		c.tenant.ID, c.tokenID, id)
 	if database.IsNotFound(database.Translate(err)) {
@@ -126,7 +127,7 @@ func (s *Server) list(ctx context.Context, c *call, spec listSpec, q listQuery, 
 		limit, offset := b.param(q.count), b.param(q.startIndex-1)
 		query := `SELECT ` + spec.columns + `, count(*) OVER () AS total FROM ` + spec.from +
 			` WHERE ` + guarded + ` ORDER BY ` + spec.order + ` LIMIT ` + limit + ` OFFSET ` + offset
-		if err := sqlx.SelectContext(ctx, s.db, dest, query, b.args...); err != nil {
+		if err := s.selectRows(ctx, dest, query, b.args...); err != nil {
 			return 0, fmt.Errorf("list %s: %w", spec.rt.Name, database.Translate(err))
 		}
 		if total := firstTotal(dest); total > 0 {
@@ -143,7 +144,7 @@ func (s *Server) list(ctx context.Context, c *call, spec listSpec, q listQuery, 
 	}
 	query := `SELECT ` + tenants.SCIMTokenActiveSQL(2, 1) + ` AS token_ok, (SELECT count(*) FROM ` + spec.from +
 		` WHERE ` + where + `) AS total`
-	if err := sqlx.GetContext(ctx, s.db, &check, query, b.args...); err != nil {
+	if err := s.get(ctx, &check, query, b.args...); err != nil {
 		return 0, fmt.Errorf("count %s: %w", spec.rt.Name, database.Translate(err))
 	}
 	if !check.TokenOK {
@@ -173,4 +174,56 @@ type listResponse struct {
 	StartIndex   int      `json:"startIndex"`
 	ItemsPerPage int      `json:"itemsPerPage"`
 	Resources    []any    `json:"Resources"`
+}
+
+// maxPreparedStatements bounds the server's prepared statements; filters
+// of new shapes beyond it run unprepared.
+const maxPreparedStatements = 256
+
+// stmtCache holds prepared statements by query text. PostgreSQL spends
+// longer planning these reads than running them.
+type stmtCache struct {
+	mu    sync.Mutex
+	stmts map[string]*sqlx.Stmt
+}
+
+// get returns a prepared statement for query, or nil when the cache is
+// full or preparing failed; the caller then runs the query unprepared.
+func (c *stmtCache) get(ctx context.Context, db *sqlx.DB, query string) *sqlx.Stmt {
+	c.mu.Lock()
+	stmt, ok := c.stmts[query]
+	full := len(c.stmts) >= maxPreparedStatements
+	c.mu.Unlock()
+	if ok || full {
+		return stmt
+	}
+	stmt, err := db.PreparexContext(ctx, query)
+	if err != nil {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if have, ok := c.stmts[query]; ok {
+		stmt.Close()
+		return have
+	}
+	if c.stmts == nil {
+		c.stmts = make(map[string]*sqlx.Stmt)
+	}
+	c.stmts[query] = stmt
+	return stmt
+}
+
+func (s *Server) get(ctx context.Context, dest any, query string, args ...any) error {
+	if stmt := s.stmts.get(ctx, s.db, query); stmt != nil {
+		return stmt.GetContext(ctx, dest, args...)
+	}
+	return s.db.GetContext(ctx, dest, query, args...)
+}
+
+func (s *Server) selectRows(ctx context.Context, dest any, query string, args ...any) error {
+	if stmt := s.stmts.get(ctx, s.db, query); stmt != nil {
+		return stmt.SelectContext(ctx, dest, args...)
+	}
+	return s.db.SelectContext(ctx, dest, query, args...)
 }

@@ -232,7 +232,7 @@ func (s *Store) CreateOrLinkUser(ctx context.Context, tenantID string, f UserFie
 		User
 		Created bool `db:"created"`
 	}
-	err = sqlx.GetContext(ctx, s.db, &row, `
+	err = s.getPrepared(ctx, &row, `
 		WITH saved AS (
 			INSERT INTO users AS u (tenant_id, user_name, external_id, given_name, family_name, display_name, email,
 				active, scim_managed, attributes, password_hash)
@@ -267,7 +267,7 @@ func (s *Store) ReplaceUser(ctx context.Context, tenantID, userID string, f User
 	args := []any{tenantID, userID, f.UserName, f.ExternalID, f.GivenName, f.FamilyName, f.DisplayName, f.Email, f.Active, f.attributes(), f.PasswordHash}
 	cond, args := c.sql(args, "u.version")
 	var u User
-	err := sqlx.GetContext(ctx, s.db, &u, `
+	err := s.getPrepared(ctx, &u, `
 		WITH saved AS (
 			UPDATE users u SET user_name = $3, external_id = $4, given_name = $5, family_name = $6, display_name = $7,
 				email = $8, active = $9, scim_managed = true, attributes = $10,
