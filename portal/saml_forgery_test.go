@@ -3,8 +3,8 @@ package portal
 import (
 	"bytes"
 	"crypto/rsa"
-	"encoding/base64"
 	"crypto/x509"
+	"encoding/base64"
 	"net/http"
 	"net/url"
 	"regexp"
