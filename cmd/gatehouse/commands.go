@@ -1,0 +1,180 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/gatehouse-dev/gatehouse/database"
+	"github.com/gatehouse-dev/gatehouse/forms"
+	"github.com/gatehouse-dev/gatehouse/secrets"
+	"github.com/gatehouse-dev/gatehouse/tenants"
+)
+
+// openDatabase connects and applies pending migrations, as every command
+// that touches data does before its work.
+func openDatabase(ctx context.Context, cfg config) (*sqlx.DB, error) {
+	db, err := database.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return nil, err
+	}
+	if err := database.Migrate(ctx, db.DB); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+func runMigrate(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := newFlags("migrate", "", stdout)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	cfg, err := loadConfig(os.Getenv, needDatabase)
+	if err != nil {
+		return err
+	}
+	db, err := openDatabase(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	fmt.Fprintln(stdout, "migrations applied")
+	return nil
+}
+
+func runStaffAdd(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := newFlags("staff add", "--email EMAIL --name NAME [--role reviewer|admin]", stdout)
+	email := fs.String("email", "", "staff member's work `email` (required)")
+	name := fs.String("name", "", "staff member's full `name` (required)")
+	role := fs.String("role", "reviewer", "`role`: reviewer works the queue; admin also manages staff")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *email == "" || *name == "" {
+		return usageError("--email and --name are required")
+	}
+	if *role != "reviewer" && *role != "admin" {
+		return usageError("--role must be reviewer or admin, not %q", *role)
+	}
+
+	cfg, err := loadConfig(os.Getenv, needDatabase|needBaseURL)
+	if err != nil {
+		return err
+	}
+	db, err := openDatabase(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+
+	staff, link, err := forms.NewStaffStore(db).Add(ctx, *email, *name, *role)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "Staff account %s (%s). Set a password within 24 hours at:\n%s/staff/password/%s\n",
+		staff.Email, staff.Role, cfg.BaseURL, link.Reveal())
+	return nil
+}
+
+func runTokenIssue(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := newFlags("token issue", "--tenant SLUG", stdout)
+	slug := fs.String("tenant", "", "tenant `slug` (required)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *slug == "" {
+		return usageError("--tenant is required")
+	}
+	cfg, err := loadConfig(os.Getenv, needDatabase)
+	if err != nil {
+		return err
+	}
+	db, err := openDatabase(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+
+	var token secrets.Token
+	err = database.WithTx(ctx, db, func(tx *sqlx.Tx) error {
+		store := tenants.NewStore(tx)
+		t, err := store.BySlug(ctx, *slug)
+		if err != nil {
+			return err
+		}
+		if !t.SCIM {
+			return fmt.Errorf("tenant %s does not have SCIM enabled", t.Slug)
+		}
+		tok, rec, err := store.IssueToken(ctx, t.ID)
+		if err != nil {
+			return err
+		}
+		token = tok
+		return store.Audit(ctx, tenants.AuditEvent{
+			Actor: "operator", Action: "token.issue", TenantID: &t.ID,
+			Detail: map[string]any{"token_id": rec.ID, "via": "cli"},
+		})
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "SCIM token for %s (shown once; store it in your IdP now):\n%s\n", *slug, token.Reveal())
+	return nil
+}
+
+func runKeysGenerate(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := newFlags("keys generate", "", stdout)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, secrets.GenerateMasterKey())
+	return nil
+}
+
+func runKeysRotate(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := newFlags("keys rotate", "", stdout)
+	fs.Usage = func() {
+		fmt.Fprintln(stdout, "Usage: gatehouse keys rotate")
+		fmt.Fprintln(stdout, "Set GATEHOUSE_MASTER_KEY to the new key and GATEHOUSE_OLD_MASTER_KEYS to the")
+		fmt.Fprintln(stdout, "previous ones; every sealed delivery is re-wrapped under the new key.")
+	}
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	cfg, err := loadConfig(os.Getenv, needDatabase|needKeys)
+	if err != nil {
+		return err
+	}
+	db, err := openDatabase(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+
+	n, err := tenants.NewStore(db).RewrapDeliveries(ctx, cfg.Keyring)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "re-wrapped %d deliveries under master key %s\n", n, cfg.Keyring.CurrentID())
+	return nil
+}
+
+func runMetadataCheckCommand(ctx context.Context, args []string, stdout io.Writer) error {
+	return runMetadataCheck(args, stdout)
+}
+
+// splitList splits a comma-separated flag value, dropping empty items.
+func splitList(s string) []string {
+	var out []string
+	for _, part := range strings.Split(s, ",") {
+		if part = strings.TrimSpace(part); part != "" {
+			out = append(out, part)
+		}
+	}
+	return out
+}

@@ -1,0 +1,125 @@
+// Command gatehouse onboards customers' identity providers: it serves the
+// setup portal, the staff queue, the SCIM 2.0 server and SAML sign-in, and
+// has commands for operators. Run `gatehouse help` for the list.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+)
+
+// command is one subcommand; name may have two words ("staff add").
+type command struct {
+	name    string
+	summary string
+	run     func(ctx context.Context, args []string, stdout io.Writer) error
+}
+
+var commands = []command{
+	{"serve", "serve HTTP: setup portal, staff queue, SCIM and SAML", runServe},
+	{"migrate", "apply pending database migrations and exit", runMigrate},
+	{"staff add", "create a staff account and print a one-time set-password link", runStaffAdd},
+	{"tenant create", "create an active tenant directly", runTenantCreate},
+	{"token issue", "issue a SCIM token for a tenant and print it once", runTokenIssue},
+	{"metadata check", "validate IdP metadata files as the setup form would", runMetadataCheckCommand},
+	{"keys generate", "print a new random master key (base64 of 32 bytes)", runKeysGenerate},
+	{"keys rotate", "re-wrap every sealed token delivery under the current master key", runKeysRotate},
+	{"dev-welcome", "print how to sign in to a development instance (used by make run)", runDevWelcome},
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run dispatches args to a command and returns the exit code: 0 on
+// success or help, 2 for usage errors, 1 for any other failure.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		usage(stdout)
+		return 0
+	}
+	cmd, rest, ok := findCommand(args)
+	if !ok {
+		fmt.Fprintf(stderr, "gatehouse: unknown command %q; run `gatehouse help` for the list\n", strings.Join(args, " "))
+		return 2
+	}
+	err := cmd.run(ctx, rest, stdout)
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.Is(err, errUsage):
+		fmt.Fprintf(stderr, "gatehouse %s: %v\n", cmd.name, err)
+		return 2
+	}
+	fmt.Fprintf(stderr, "gatehouse %s: %s\n", cmd.name, oneLine(err))
+	return 1
+}
+
+func findCommand(args []string) (command, []string, bool) {
+	for _, c := range commands {
+		words := strings.Fields(c.name)
+		if len(args) >= len(words) && strings.Join(args[:len(words)], " ") == c.name {
+			return c, args[len(words):], true
+		}
+	}
+	return command{}, nil, false
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "Usage: gatehouse COMMAND [flags]")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Commands:")
+	for _, c := range commands {
+		fmt.Fprintf(w, "  %-16s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Run `gatehouse COMMAND --help` for a command's flags. Settings come from the")
+	fmt.Fprintln(w, "environment: DATABASE_URL, GATEHOUSE_ADDR, GATEHOUSE_BASE_URL, GATEHOUSE_MASTER_KEY")
+	fmt.Fprintln(w, "(or GATEHOUSE_MASTER_KEY_FILE), GATEHOUSE_OLD_MASTER_KEYS, SMTP_URL, MAIL_FROM, GATEHOUSE_ENV.")
+}
+
+// errUsage marks errors in how a command was called.
+var errUsage = errors.New("usage")
+
+func usageError(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", errUsage, fmt.Sprintf(format, args...))
+}
+
+// newFlags returns a flag set that prints its usage to stdout on --help and
+// returns errors instead of exiting.
+func newFlags(name, synopsis string, stdout io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stdout)
+	fs.Usage = func() {
+		fmt.Fprintf(stdout, "Usage: gatehouse %s %s\n", name, synopsis)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parseFlags parses args, turning a bad flag into a usage error.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	fs.SetOutput(io.Discard)
+	err := fs.Parse(args)
+	if errors.Is(err, flag.ErrHelp) {
+		return err
+	}
+	if err != nil {
+		return usageError("%v", err)
+	}
+	return nil
+}
+
+func oneLine(err error) string {
+	return strings.ReplaceAll(err.Error(), "\n", "; ")
+}
