@@ -243,7 +243,12 @@ func (s *Server) hashPassword(ctx context.Context, password string) (*string, er
 	}
 	hash, err := secrets.HashPassword(secrets.Password(password))
 	if errors.Is(err, secrets.ErrWeakPassword) {
-		return nil, errorf(http.StatusBadRequest, invalidValue, "The password must be at least %d characters.", secrets.MinPasswordLength)
+		// NOTE: IdPs send passwords under their own policy (Okta's
+		// documented example has 8 characters). Rejecting them would stop
+		// provisioning, so a password shorter than the sign-in minimum is
+		// accepted and not stored; the user sets one from the set-up link.
+		s.log.InfoContext(ctx, "scim_password_not_stored", "reason", "shorter than the minimum length")
+		return nil, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("hash password: %w", err)
