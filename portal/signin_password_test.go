@@ -1,0 +1,178 @@
+package portal
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/lib/pq"
+
+	"github.com/gatehouse-dev/gatehouse/secrets"
+	"github.com/gatehouse-dev/gatehouse/tenants"
+)
+
+const testPassword = "correct horse battery staple"
+
+// setPassword gives a user a password.
+func (env *signinEnv) setPassword(u tenants.User, password string) {
+	env.t.Helper()
+	hash, err := secrets.HashPassword(secrets.Password(password))
+	if err != nil {
+		env.t.Fatal(err)
+	}
+	if err := env.store.SetPassword(env.t.Context(), u.TenantID, u.ID, hash); err != nil {
+		env.t.Fatal(err)
+	}
+}
+
+// approveDomains records an approved setup request for tenant t that lists
+// the email domains.
+func (env *signinEnv) approveDomains(t tenants.Tenant, domains ...string) {
+	env.t.Helper()
+	env.exec(`
+		INSERT INTO setup_requests (reference, state, company_name, email_domains, product, contact_name, contact_email,
+		    idp_entity_id, sso_url, sso_binding, certificates, scim_requested, require_sso, autoprovision,
+		    status_hash, tenant_slug, status_expires_at, tenant_id)
+		VALUES ($1, 'approved', $2, $3, 'meal_program', 'Ida', 'ida@'||$4, 'https://idp.example', 'https://idp.example/sso',
+		    'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect', '{}', false, true, false, $5, $6, now() + interval '1 day', $7)`,
+		"GH-"+t.Slug, t.Name, pq.StringArray(domains), domains[0], secrets.NewLinkSecret().Hash(), t.Slug, t.ID)
+}
+
+func login(b *browser, env *signinEnv, email, password string) testPage {
+	return b.post(env.web.URL+"/login", url.Values{"email": {email}, "password": {password}})
+}
+
+func TestLoginRequireSSO(t *testing.T) {
+	t.Parallel()
+	env := newSigninEnv(t, envOptions{Settings: tenants.Settings{RequireSSO: true}})
+	user := env.addUser(env.tenant, "ada@acme.test", "ada@acme.test")
+	env.setPassword(user, testPassword)
+	env.approveDomains(env.tenant, "acme.test")
+	b := env.newBrowser()
+
+	cases := []struct {
+		name, email, password string
+	}{
+		{"known user without password", "ada@acme.test", ""},
+		{"known user with the right password", "ADA@acme.test", testPassword},
+		{"unknown user of the company's domain", "new.hire@acme.test", "whatever it is"},
+	}
+	for _, tc := range cases {
+		resp := login(b, env, tc.email, tc.password)
+		if resp.Status != http.StatusSeeOther || resp.Location != "/sso/acme?reason=required" {
+			t.Errorf("%s: /login = %d %q, want 303 /sso/acme?reason=required", tc.name, resp.Status, resp.Location)
+		}
+	}
+	if status, _ := env.me(b); status != http.StatusUnauthorized {
+		t.Errorf("a password signed in a user whose company requires SSO")
+	}
+
+	page := b.get(env.web.URL + "/sso/acme?reason=required")
+	if page.Status != http.StatusOK || !strings.Contains(page.Body, "Your company requires you to use single sign on") {
+		t.Fatalf("SSO page = %d, want the require-SSO message:\n%s", page.Status, page.Body)
+	}
+	if !strings.Contains(page.Body, `href="/sso/acme"`) {
+		t.Errorf("SSO page has no Continue link to /sso/acme:\n%s", page.Body)
+	}
+	env.idp.setUser("ada@acme.test")
+	if acs := env.signInSPInitiated(b, "acme"); acs.Status != http.StatusSeeOther {
+		t.Errorf("Continue to SSO then ACS = %d, want 303", acs.Status)
+	}
+}
+
+func TestLoginChoosesAmongSSOCompanies(t *testing.T) {
+	t.Parallel()
+	env := newSigninEnv(t, envOptions{Settings: tenants.Settings{RequireSSO: true}})
+	market := env.createTenant("acme-market", "Acme Corp", tenants.Settings{RequireSSO: true})
+	env.approveDomains(env.tenant, "acme.test")
+	env.approveDomains(market, "acme.test")
+
+	resp := login(env.newBrowser(), env, "ada@acme.test", "")
+	if resp.Status != http.StatusOK || !strings.Contains(resp.Body, `href="/sso/acme"`) || !strings.Contains(resp.Body, `href="/sso/acme-market"`) {
+		t.Errorf("/login = %d, want a choice of both companies:\n%s", resp.Status, resp.Body)
+	}
+}
+
+func TestLoginWithPassword(t *testing.T) {
+	t.Parallel()
+	env := newSigninEnv(t, envOptions{})
+	user := env.addUser(env.tenant, "ada@acme.test", "ada@acme.test")
+	env.setPassword(user, testPassword)
+	b := env.newBrowser()
+
+	if resp := login(b, env, "ada@acme.test", "wrong password entirely"); resp.Status != http.StatusUnauthorized {
+		t.Errorf("wrong password: /login = %d, want 401", resp.Status)
+	}
+	if resp := login(b, env, "nobody@acme.test", testPassword); resp.Status != http.StatusUnauthorized {
+		t.Errorf("unknown email: /login = %d, want 401", resp.Status)
+	}
+	resp := login(b, env, " Ada@Acme.test ", testPassword)
+	if resp.Status != http.StatusSeeOther || resp.Location != "/account" {
+		t.Fatalf("right password: /login = %d %q, want 303 /account", resp.Status, resp.Location)
+	}
+	if status, me := env.me(b); status != http.StatusOK || me["tenant"] != "acme" {
+		t.Errorf("/me = %d %v", status, me)
+	}
+
+	env.exec(`UPDATE users SET active = false WHERE id = $1`, user.ID)
+	if resp := login(env.newBrowser(), env, "ada@acme.test", testPassword); resp.Status != http.StatusForbidden {
+		t.Errorf("deactivated user: /login = %d, want 403", resp.Status)
+	}
+}
+
+func TestLoginEmptyPasswordGoesToSSO(t *testing.T) {
+	t.Parallel()
+	env := newSigninEnv(t, envOptions{})
+	env.addUser(env.tenant, "ada@acme.test", "ada@acme.test")
+
+	resp := login(env.newBrowser(), env, "ada@acme.test", "")
+	if resp.Status != http.StatusSeeOther || resp.Location != "/sso/acme" {
+		t.Errorf("/login = %d %q, want 303 /sso/acme", resp.Status, resp.Location)
+	}
+	if resp := login(env.newBrowser(), env, "nobody@else.test", ""); resp.Status != http.StatusBadRequest {
+		t.Errorf("unknown email without password: /login = %d, want 400", resp.Status)
+	}
+}
+
+func TestLoginRateLimit(t *testing.T) {
+	t.Parallel()
+	env := newSigninEnv(t, envOptions{})
+	user := env.addUser(env.tenant, "ada@acme.test", "ada@acme.test")
+	env.setPassword(user, testPassword)
+	b := env.newBrowser()
+
+	for i := 0; i < maxFailuresPerEmail; i++ {
+		if resp := login(b, env, "ada@acme.test", "wrong password number x"); resp.Status != http.StatusUnauthorized {
+			t.Fatalf("failure %d: /login = %d, want 401", i+1, resp.Status)
+		}
+	}
+	resp := login(b, env, "ada@acme.test", testPassword)
+	if resp.Status != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" {
+		t.Errorf("after %d failures: /login = %d (Retry-After %q), want 429 with Retry-After", maxFailuresPerEmail, resp.Status, resp.Header.Get("Retry-After"))
+	}
+	if resp := login(b, env, "someone.else@acme.test", "wrong password number x"); resp.Status != http.StatusUnauthorized {
+		t.Errorf("another email from the same client: /login = %d, want 401", resp.Status)
+	}
+
+	env.clock.set(signInFailureWindow + 1)
+	if resp := login(b, env, "ada@acme.test", testPassword); resp.Status != http.StatusSeeOther {
+		t.Errorf("after the window: /login = %d, want 303", resp.Status)
+	}
+}
+
+func TestLogout(t *testing.T) {
+	t.Parallel()
+	env := newSigninEnv(t, envOptions{})
+	user := env.addUser(env.tenant, "ada@acme.test", "ada@acme.test")
+	env.setPassword(user, testPassword)
+	b := env.newBrowser()
+	login(b, env, "ada@acme.test", testPassword)
+
+	if resp := b.post(env.web.URL+"/logout", nil); resp.Status != http.StatusSeeOther || resp.Location != "/login" {
+		t.Errorf("/logout = %d %q, want 303 /login", resp.Status, resp.Location)
+	}
+	if status, _ := env.me(b); status != http.StatusUnauthorized {
+		t.Errorf("/me after logout = %d, want 401", status)
+	}
+}
