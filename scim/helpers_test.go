@@ -122,3 +122,5 @@ func (r response) expect(t *testing.T, status int) response {
 func q(filter string) string { return url.QueryEscape(filter) }
 
 func tenantsSettings() tenants.Settings { return tenants.Settings{} }
+
+func newRecorder() *httptest.ResponseRecorder { return httptest.NewRecorder() }
