@@ -13,8 +13,8 @@ import (
 	"github.com/gatehouse-dev/gatehouse/tenants"
 )
 
-// ActivationInput is what activating a tenant needs, from an approved
-// setup request or from the `tenant create` command.
+// ActivationInput holds the values that activate a tenant, taken from an
+// approved setup request or from the `tenant create` command.
 type ActivationInput struct {
 	// TenantID names an existing tenant to update. Empty creates a tenant
 	// under Slug.

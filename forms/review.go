@@ -15,7 +15,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/tenants"
 )
 
-// WorkflowConfig is what the approval workflow needs.
+// WorkflowConfig holds the dependencies and durations of the approval workflow.
 type WorkflowConfig struct {
 	DB      *sqlx.DB
 	Keyring *secrets.Keyring

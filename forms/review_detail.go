@@ -20,7 +20,7 @@ type RequestDetail struct {
 	// Report is the stored metadata validated again now, so certificate
 	// expiry and warnings are current.
 	Report      Report
-	Stored      StoredReport // where the settings came from, as submitted
+	Stored      StoredReport // the source of the settings, as submitted
 	Meeting     Meeting
 	ClaimedName string
 	Test        *TestResult // nil until the contact tested the connection

@@ -212,8 +212,9 @@ func auditSignIn(ctx context.Context, tx *sqlx.Tx, actor Actor, email, staffID, 
 
 // RequestPasswordReset creates a set-password link for the active account
 // with that email, in the caller's transaction so the caller can email it.
-// ok is false, with no error, when there is no such account or it asked
-// for too many links within the hour: the page says the same either way.
+// ok is false, with no error, when there is no such account or it
+// requested too many links within the hour. The page shows the same text
+// either way.
 func RequestPasswordReset(ctx context.Context, tx *sqlx.Tx, actor Actor, email string) (staff Staff, link secrets.LinkSecret, ok bool, err error) {
 	email = strings.ToLower(strings.TrimSpace(email))
 	staff, err = getStaff(ctx, tx, `lower(email) = $1 AND disabled_at IS NULL`, email)

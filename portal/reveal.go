@@ -32,8 +32,8 @@ type revealView struct {
 }
 
 // registerReveal adds the public page that reveals a token delivery once.
-// GET only asks for confirmation, because mail scanners follow links; the
-// confirming POST reveals.
+// GET only shows a confirm button, because mail scanners follow links, and
+// the confirming POST reveals.
 func (s *Server) registerReveal(r *gin.Engine, flow *forms.Workflow) {
 	r.GET("/token/:secret", privateLink, s.handle(s.showReveal))
 	r.POST("/token/:secret", privateLink, s.handle(func(c *gin.Context) error { return s.reveal(c, flow) }))

@@ -2,7 +2,9 @@ package portal
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -48,8 +50,13 @@ type tenantView struct {
 	Grace         string // the rotation grace period, as people read it
 	Now           time.Time
 	Notice        string
-	SCIMLog       bool // the SCIM request log exists; see the TODO in tenant
+	SCIMLog       []tenants.SCIMRequest
+	// SCIMLogNext is the link to the next older page of the SCIM log.
+	SCIMLogNext string
 }
+
+// scimLogPageSize is how many SCIM requests the tenant page lists at once.
+const scimLogPageSize = 50
 
 type tenantCertificate struct {
 	tenants.IdPCertificate
@@ -73,10 +80,7 @@ func (h *staffHandlers) tenantBySlug(c *gin.Context) (tenants.Tenant, error) {
 }
 
 // tenant shows a tenant with its settings, SAML connection, drop
-// locations, tokens and recent audit trail.
-//
-// TODO: show the tenant's SCIM request log once the scim package records
-// one; until then the page says that it is not recorded.
+// locations, tokens, SCIM request log and recent audit trail.
 func (h *staffHandlers) tenant(c *gin.Context) error {
 	t, err := h.tenantBySlug(c)
 	if err != nil {
@@ -129,8 +133,26 @@ func (h *staffHandlers) tenantView(c *gin.Context, t tenants.Tenant) (tenantView
 	if err := h.tokenViews(c, &view); err != nil {
 		return tenantView{}, err
 	}
+	if err := h.scimLog(c, &view); err != nil {
+		return tenantView{}, err
+	}
 	view.Audit, err = store.AuditLog(ctx, tenants.AuditFilter{TenantID: t.ID, Limit: 50})
 	return view, err
+}
+
+// scimLog loads a page of the tenant's SCIM request log, older than the
+// scim_before query parameter when it is set.
+func (h *staffHandlers) scimLog(c *gin.Context, view *tenantView) error {
+	before, _ := strconv.ParseInt(c.Query("scim_before"), 10, 64)
+	entries, err := h.s.tenants.SCIMRequests(c.Request.Context(), view.Tenant.ID, max(before, 0), scimLogPageSize)
+	if err != nil {
+		return err
+	}
+	view.SCIMLog = entries
+	if len(entries) == scimLogPageSize {
+		view.SCIMLogNext = fmt.Sprintf("/staff/tenants/%s?scim_before=%d#scimlog", view.Tenant.Slug, entries[len(entries)-1].ID)
+	}
+	return nil
 }
 
 func (h *staffHandlers) tokenViews(c *gin.Context, view *tenantView) error {

@@ -383,3 +383,59 @@ func companiesIn(body string) []string {
 	}
 	return out
 }
+
+func TestTenantPageShowsSCIMLog(t *testing.T) {
+	t.Parallel()
+	env := newStaffEnv(t)
+	tenant, _ := env.tenantWithToken("logged-co")
+	err := env.srv.tenants.AppendSCIMRequests(t.Context(), []tenants.SCIMRequest{
+		{TenantID: tenant.ID, At: time.Now(), Method: "POST", Path: "/scim/v2/Users", Status: 409, SCIMType: "uniqueness",
+			Detail: "userName is taken", RequestID: "req-123456789"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := env.client()
+	c.signIn("ana@gatehouse.example", env.addStaff("ana@gatehouse.example", forms.RoleReviewer))
+	res := c.get("/staff/tenants/logged-co")
+	for _, want := range []string{"POST /scim/v2/Users", "uniqueness", "req-123456789"} {
+		if !strings.Contains(res.Body, want) {
+			t.Errorf("tenant page lacks %q from the SCIM log", want)
+		}
+	}
+}
+
+func TestContactRotatesAndRevokes(t *testing.T) {
+	t.Parallel()
+	env := newStaffEnv(t)
+	c := env.client()
+	c.signIn("ana@gatehouse.example", env.addStaff("ana@gatehouse.example", forms.RoleReviewer))
+	r := env.seedRequest(seedOptions{SCIM: true})
+	if res := approve(t, c, r, ""); res.Status != http.StatusSeeOther {
+		t.Fatalf("approve: status %d", res.Status)
+	}
+	first := env.revealLatest(r.ContactEmail)
+	status := env.mailLink(r.ContactEmail, "/setup/status/")
+	contact := env.client()
+
+	if res := contact.post(status+"/token/rotate", nil); res.Status != http.StatusOK || !strings.Contains(res.Body, "Token rotated") {
+		t.Fatalf("rotate: status %d", res.Status)
+	}
+	second := env.revealLatest(r.ContactEmail)
+	env.assertAuthenticates(first, true, "old token in its grace period")
+	env.assertAuthenticates(second, true, "rotated token")
+
+	if res := contact.post(status+"/token/revoke", nil); res.Status != http.StatusUnprocessableEntity {
+		t.Errorf("revoke without confirming: status %d, want 422", res.Status)
+	}
+	if res := contact.post(status+"/token/revoke", url.Values{"confirm": {"yes"}}); res.Status != http.StatusOK {
+		t.Fatalf("revoke: status %d", res.Status)
+	}
+	env.assertAuthenticates(first, false, "old token after revoke")
+	env.assertAuthenticates(second, false, "rotated token after revoke")
+	if n := env.auditCount("token.revoke"); n != 2 {
+		t.Errorf("token.revoke rows = %d, want 2", n)
+	}
+	assertNoPlaintext(t, env, first)
+	assertNoPlaintext(t, env, second)
+}

@@ -18,7 +18,7 @@ const rewrapBatch = 100
 // master key and returns how many it moved. Only the wrapped data key
 // changes; the ciphertext stays as it is. Each batch commits on its own
 // and skips rows that a concurrent reveal holds, so gatehouse keeps
-// serving while it runs; run it again if KeyUsage still lists an old key.
+// serving while it runs. Run it again if KeyUsage still lists an old key.
 // Old keys must stay in the keyring until KeyUsage shows none in use.
 // The store must be on a pool, not a transaction.
 func (s *Store) RewrapDeliveries(ctx context.Context, ring *secrets.Keyring) (int, error) {
