@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/gatehouse-dev/gatehouse/database"
+	"github.com/gatehouse-dev/gatehouse/forms"
 	"github.com/gatehouse-dev/gatehouse/mail"
 	"github.com/gatehouse-dev/gatehouse/portal"
 	"github.com/gatehouse-dev/gatehouse/scim"
@@ -198,6 +199,8 @@ func (a *app) startJobs(ctx context.Context, wg *sync.WaitGroup) {
 		worker := mail.NewWorker(a.db, a.sendMail, a.log)
 		wg.Go(func() { worker.Run(ctx) })
 	}
+	expiry := &forms.CertificateExpiryJob{DB: a.db, Logger: a.log}
+	wg.Go(func() { expiry.Run(ctx) })
 	store := tenants.NewStore(a.db)
 	wg.Go(func() {
 		every(ctx, time.Minute, func() {
