@@ -95,7 +95,7 @@ func (s *Store) Verify(ctx context.Context, secret secrets.LinkSecret, now time.
 		if err != nil {
 			return fmt.Errorf("mark request verified: %w", database.Translate(err))
 		}
-		out, err = Transition(ctx, tx, r.Request, StateSubmitted, ActorContact, "Email address confirmed.")
+		out, err = Transition(ctx, tx, r.Request, StateSubmitted, ActorContact, "")
 		return err
 	})
 	return out, err

@@ -164,7 +164,7 @@ func (e *setupEnv) mails() []outboxMail {
 	return out
 }
 
-var linkPattern = regexp.MustCompile(regexp.QuoteMeta(setupBaseURL) + `(/setup/(verify|status)/[A-Za-z0-9_-]{43})`)
+var linkPattern = regexp.MustCompile(`https?://[^/\s]+(/setup/(verify|status)/[A-Za-z0-9_-]{43})`)
 
 // links returns the verification and status paths in a mail's text.
 func links(t *testing.T, m outboxMail) (verify, status string) {
