@@ -16,7 +16,7 @@ import (
 // document has its own limit, MaxMetadataBytes.
 const (
 	maxNameLength    = 200
-	maxEmailLength   = 254 // the longest address SMTP can carry (RFC 5321 path limit)
+	maxEmailLength   = 254 // the longest address that fits RFC 5321's 256-octet path with its angle brackets
 	maxPhoneLength   = 40
 	maxNotesLength   = 4000
 	maxDomainsLength = 4000

@@ -144,8 +144,8 @@ func enqueueVerifyMail(ctx context.Context, tx *sqlx.Tx, r Request, links Contac
 }
 
 func enqueueStatusMail(ctx context.Context, tx *sqlx.Tx, r Request, note string, status secrets.LinkSecret, links ContactLinks) error {
-	// The status mail knows the states a contact is told about; a request
-	// in review is, to the contact, still submitted.
+	// mail.RequestStatus accepts only the states a contact is notified of,
+	// and to the contact a request in review is still submitted.
 	state := r.State
 	if state == StateInReview {
 		state = StateSubmitted

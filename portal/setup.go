@@ -31,8 +31,8 @@ func (s *Server) registerSetup(r *gin.Engine) {
 	r.GET("/setup/resend", s.handle(h.showResend))
 	r.POST("/setup/resend", s.handle(h.resend))
 
-	// Pages behind a link secret are never cached and never leak the URL
-	// in a Referer header.
+	// Pages behind a link secret tell browsers and proxies not to store
+	// them and not to send their URL in a Referer header.
 	r.GET("/setup/verify/:secret", privateLink, s.handle(h.showVerify))
 	r.POST("/setup/verify/:secret", privateLink, s.handle(h.verify))
 	r.GET("/setup/status/:secret", privateLink, s.handle(h.status))
