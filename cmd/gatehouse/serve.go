@@ -121,6 +121,7 @@ type app struct {
 	scim     *scim.Server
 	handler  http.Handler
 	sendMail mail.SendFunc // nil in development without SMTP
+	metrics  *prometheus.Registry
 }
 
 func newApp(cfg config, db *sqlx.DB, log *slog.Logger) (*app, error) {
@@ -143,13 +144,14 @@ func newApp(cfg config, db *sqlx.DB, log *slog.Logger) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
-	a.handler = a.routes(portalSrv)
-	if err := prometheus.Register(newDBCollector(db, log)); err != nil {
-		var already prometheus.AlreadyRegisteredError
-		if !errors.As(err, &already) {
-			return nil, fmt.Errorf("register metrics: %w", err)
-		}
+	// The pool and outbox collector goes into a registry of this app's own,
+	// so that each app in one process (as in tests) reports its own
+	// database. The HTTP metrics are process-wide.
+	a.metrics = prometheus.NewRegistry()
+	if err := a.metrics.Register(newDBCollector(db, log)); err != nil {
+		return nil, fmt.Errorf("register metrics: %w", err)
 	}
+	a.handler = a.routes(portalSrv)
 	return a, nil
 }
 
@@ -158,20 +160,21 @@ func newApp(cfg config, db *sqlx.DB, log *slog.Logger) (*app, error) {
 // (the IdP's browser POST) and SCIM (server-to-server, bearer token).
 func (a *app) routes(portalSrv *portal.Server) http.Handler {
 	gin.SetMode(gin.ReleaseMode)
-	r := gin.New()
-	r.ContextWithFallback = true
-	r.Use(requestID(), recovery(a.log), accessLog(a.log), securityHeaders(a.cfg.BaseURL.Scheme == "https"))
-
-	r.GET("/healthz", func(c *gin.Context) { c.String(http.StatusOK, "ok\n") })
-	r.GET("/readyz", a.readyz)
-	r.GET("/metrics", gin.WrapH(promhttp.Handler()))
-	r.Any("/scim/v2/*path", gin.WrapH(a.scim.Handler()))
-	portalSrv.Register(r)
-
 	cop := http.NewCrossOriginProtection()
 	cop.AddInsecureBypassPattern("POST /saml/{tenant}/acs")
 	cop.AddInsecureBypassPattern("/scim/v2/")
-	return cop.Handler(r)
+
+	r := gin.New()
+	r.ContextWithFallback = true
+	r.Use(requestID(), recovery(a.log), accessLog(a.log), securityHeaders(a.cfg.BaseURL.Scheme == "https"), crossOrigin(cop))
+
+	r.GET("/healthz", func(c *gin.Context) { c.String(http.StatusOK, "ok\n") })
+	r.GET("/readyz", a.readyz)
+	gatherers := prometheus.Gatherers{prometheus.DefaultGatherer, a.metrics}
+	r.GET("/metrics", gin.WrapH(promhttp.HandlerFor(gatherers, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelWarn)})))
+	r.Any("/scim/v2/*path", gin.WrapH(a.scim.Handler()))
+	portalSrv.Register(r)
+	return r
 }
 
 // readyz answers 200 when the database answers within two seconds and has
@@ -204,8 +207,12 @@ func (a *app) startJobs(ctx context.Context, wg *sync.WaitGroup) {
 	store := tenants.NewStore(a.db)
 	wg.Go(func() {
 		every(ctx, time.Minute, func() {
-			if _, err := store.EraseExpiredDeliveries(ctx); err != nil && ctx.Err() == nil {
+			n, err := store.EraseExpiredDeliveries(ctx)
+			if err != nil && ctx.Err() == nil {
 				a.log.Error("erase_expired_deliveries", "error", err)
+			}
+			if n > 0 {
+				a.log.Info("expired_deliveries_erased", "count", n)
 			}
 		})
 	})
