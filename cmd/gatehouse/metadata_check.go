@@ -22,8 +22,9 @@ Flags:
 `
 
 // runMetadataCheck implements `gatehouse metadata check FILE...`. It returns
-// flag.ErrHelp after printing the usage for --help, and an error of one line
-// when a file has an error or cannot be read.
+// flag.ErrHelp after printing the usage for --help, a usage error (errUsage)
+// for bad flags or no FILE, and an error of one line when a file has an
+// error or cannot be read.
 func runMetadataCheck(args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("metadata check", flag.ContinueOnError)
 	fs.SetOutput(stdout)
@@ -34,7 +35,10 @@ func runMetadataCheck(args []string, stdout io.Writer) error {
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
-		return err
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError("%v", err)
 	}
 
 	opts := forms.ValidateOptions{EntityID: *entityID}
@@ -47,7 +51,7 @@ func runMetadataCheck(args []string, stdout io.Writer) error {
 	}
 	if fs.NArg() == 0 {
 		fs.Usage()
-		return errors.New("missing FILE: name at least one metadata file")
+		return usageError("missing FILE: name at least one metadata file")
 	}
 
 	failed := 0
@@ -72,7 +76,7 @@ func parseCheckTime(value string) (time.Time, error) {
 			return t, nil
 		}
 	}
-	return time.Time{}, fmt.Errorf("invalid --now %q: use RFC 3339 (2026-12-04T00:00:00Z) or YYYY-MM-DD", value)
+	return time.Time{}, usageError("invalid --now %q: use RFC 3339 (2026-12-04T00:00:00Z) or YYYY-MM-DD", value)
 }
 
 func pluralFiles(n int) string {

@@ -159,4 +159,9 @@ func TestMetadataCheckUsage(t *testing.T) {
 	if err := runMetadataCheck([]string{"-h"}, &stdout); !errors.Is(err, flag.ErrHelp) {
 		t.Errorf("runMetadataCheck(-h) error = %v, want flag.ErrHelp", err)
 	}
+	for _, args := range [][]string{nil, {"--now", "yesterday", "x.xml"}, {"--unknown"}} {
+		if err := runMetadataCheck(args, &stdout); !errors.Is(err, errUsage) {
+			t.Errorf("runMetadataCheck(%q) error = %v, want a usage error", args, err)
+		}
+	}
 }
