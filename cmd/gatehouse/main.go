@@ -107,11 +107,17 @@ func newFlags(name, synopsis string, stdout io.Writer) *flag.FlagSet {
 	return fs
 }
 
-// parseFlags parses args, turning a bad flag into a usage error.
+// parseFlags parses args, turning a bad flag into a usage error. It prints
+// the usage, with every flag, only for --help; a bad flag gets one line.
 func parseFlags(fs *flag.FlagSet, args []string) error {
+	usage, output := fs.Usage, fs.Output()
+	fs.Usage = func() {}
 	fs.SetOutput(io.Discard)
 	err := fs.Parse(args)
+	fs.Usage = usage
+	fs.SetOutput(output)
 	if errors.Is(err, flag.ErrHelp) {
+		fs.Usage()
 		return err
 	}
 	if err != nil {
