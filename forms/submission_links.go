@@ -102,13 +102,10 @@ func (s *Store) Verify(ctx context.Context, secret secrets.LinkSecret, now time.
 }
 
 // Withdraw moves the request to withdrawn at the contact's wish, with their
-// reason as the note. r is the version the contact saw, so a request that
+// reason (cut to 4000 bytes) as the note. r is the version the contact saw, so a request that
 // staff changed in the meantime is database.ErrConflict.
 func (s *Store) Withdraw(ctx context.Context, r Request, reason string) (Request, error) {
-	reason = strings.TrimSpace(reason)
-	if len(reason) > maxNotesLength {
-		reason = strings.ToValidUTF8(reason[:maxNotesLength], "")
-	}
+	reason = clipNote(reason)
 	var out Request
 	err := database.WithTx(ctx, s.db, func(tx *sqlx.Tx) error {
 		var err error
@@ -123,7 +120,7 @@ func (s *Store) Withdraw(ctx context.Context, r Request, reason string) (Request
 // request_revisions. r is the version the contact edited: a request that
 // changed since is database.ErrConflict, one not in changes_requested is
 // ErrInvalidTransition, and a taken slug is a *SlugTakenError. The contact's
-// email address is not changed.
+// email address is not changed, and note is cut to 4000 bytes.
 func (s *Store) Resubmit(ctx context.Context, r Request, sub Submission, note string) (Request, error) {
 	if r.State != StateChangesRequested {
 		return Request{}, fmt.Errorf("%w: %s to %s", ErrInvalidTransition, r.State, StateSubmitted)
@@ -141,7 +138,7 @@ func (s *Store) Resubmit(ctx context.Context, r Request, sub Submission, note st
 		if err := updateSubmission(ctx, tx, r, sub); err != nil {
 			return err
 		}
-		out, err = Transition(ctx, tx, r, StateSubmitted, ActorContact, orDefault(strings.TrimSpace(note), "Changes made and resubmitted."))
+		out, err = Transition(ctx, tx, r, StateSubmitted, ActorContact, orDefault(clipNote(note), "Changes made and resubmitted."))
 		return err
 	})
 	if err != nil {
@@ -223,6 +220,16 @@ func resendRequestLinks(ctx context.Context, tx *sqlx.Tx, r Request, links Conta
 		return fmt.Errorf("renew verification link: %w", database.Translate(err))
 	}
 	return enqueueVerifyMail(ctx, tx, r, links, verify, status)
+}
+
+// clipNote trims a note from the contact and cuts it to maxNotesLength
+// bytes, keeping the text valid UTF-8.
+func clipNote(note string) string {
+	note = strings.TrimSpace(note)
+	if len(note) > maxNotesLength {
+		note = strings.ToValidUTF8(note[:maxNotesLength], "")
+	}
+	return note
 }
 
 // IsLinkError reports whether err means a link is not valid or expired.

@@ -249,3 +249,49 @@ func checkLimited(t *testing.T, status int, ip string) {
 		t.Errorf("last attempt from %s: status %d, want 429", ip, status)
 	}
 }
+
+func TestSetupStatusShowsConnectionTest(t *testing.T) {
+	t.Parallel()
+	env := newSetupEnv(t)
+	values := validForm(t)
+	values.Set("product", "marketplace")
+	verify, status := env.submitValid(values, "192.0.2.56")
+
+	page := env.get(status).Body.String()
+	if strings.Contains(page, "/test\"") {
+		t.Errorf("unconfirmed request offers a connection test")
+	}
+	if !strings.Contains(page, "Marketplace is in early access") {
+		t.Errorf("status page of a Marketplace request lacks the early-access notice")
+	}
+
+	env.postURLEncoded(verify, url.Values{}, "192.0.2.56")
+	page = env.get(status).Body.String()
+	if !strings.Contains(page, `action="`+status+`/test"`) {
+		t.Errorf("status page lacks the connection test button")
+	}
+
+	cases := []struct {
+		name   string
+		result string
+		want   []string
+	}{
+		{"success", `{"ok": true, "name_id": "ada@acme.example", "name_id_format": "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress",
+			"attributes": [{"name": "email", "values": ["ada@acme.example"]}, {"name": "firstName", "values": ["Ada"]}]}`,
+			[]string{"The last test succeeded", "ada@acme.example", "Missing attributes: <code>lastName</code>"}},
+		{"failure", `{"ok": false, "code": "signature", "reason": "The signature did not verify with the certificate you gave."}`,
+			[]string{"The last test failed", "The signature did not verify with the certificate you gave."}},
+	}
+	for _, tc := range cases {
+		_, err := env.db.Exec(`UPDATE setup_requests SET test_result = $1::jsonb, test_at = $2`, tc.result, setupClock)
+		if err != nil {
+			t.Fatal(err)
+		}
+		page := env.get(status).Body.String()
+		for _, want := range tc.want {
+			if !strings.Contains(page, want) {
+				t.Errorf("%s: status page lacks %q", tc.name, want)
+			}
+		}
+	}
+}
