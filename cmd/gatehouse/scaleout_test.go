@@ -62,32 +62,16 @@ func TestScaleOutTwoInstances(t *testing.T) {
 // them already expired, and returns the IDs of the expired ones.
 func seedDeliveries(t *testing.T, db *sqlx.DB, masterKey string) []string {
 	t.Helper()
-	ctx := t.Context()
-	key, err := secrets.ParseMasterKey(masterKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ring := secrets.NewKeyring(key)
-	store := tenants.NewStore(db)
-
 	var expired []string
 	for i := range 3 {
-		tenant, token := newSCIMTenant(t, db, fmt.Sprintf("delivery-%d", i))
-		var tokenID string
-		if err := db.GetContext(ctx, &tokenID, `SELECT id FROM scim_tokens WHERE tenant_id = $1`, tenant.ID); err != nil {
-			t.Fatal(err)
-		}
-		d, _, err := store.CreateDelivery(ctx, ring, tenant.ID, tokenID, secrets.Token(token), time.Hour)
-		if err != nil {
-			t.Fatal(err)
-		}
+		id, _ := newDelivery(t, db, masterKey, fmt.Sprintf("delivery-%d", i))
 		if i == 2 {
 			continue
 		}
-		if _, err := db.ExecContext(ctx, `UPDATE token_deliveries SET expires_at = now() - interval '1 minute' WHERE id = $1`, d.ID); err != nil {
+		if _, err := db.ExecContext(t.Context(), `UPDATE token_deliveries SET expires_at = now() - interval '1 minute' WHERE id = $1`, id); err != nil {
 			t.Fatal(err)
 		}
-		expired = append(expired, d.ID)
+		expired = append(expired, id)
 	}
 	return expired
 }
