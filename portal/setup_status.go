@@ -26,6 +26,9 @@ type statusView struct {
 	// TestMissing lists the attributes a successful test did not receive.
 	TestMissing []string
 	Done        string // a confirmation of the action just taken
+	// Tokens holds the SCIM token rotate and revoke forms, for an approved
+	// request whose tenant has SCIM on; nil otherwise.
+	Tokens *tokenActions
 
 	CanWithdraw bool
 	CanTest     bool
@@ -91,6 +94,9 @@ func (h *setupHandlers) status(c *gin.Context) error {
 	v.Guides = idpGuides{SP: v.SP, Vendor: r.IdPVendor, SCIM: r.SCIMRequested}
 	if err := json.Unmarshal(r.MetadataReport, &v.Report); err == nil {
 		v.Warnings = v.Report.Problems
+	}
+	if v.Tokens, err = h.s.tokenActions(ctx, r, secret); err != nil {
+		return err
 	}
 	if v.CanTest {
 		if v.Test, err = h.s.loadConnectionTest(ctx, r.ID); err != nil {

@@ -418,6 +418,17 @@ func TestContactRotatesAndRevokes(t *testing.T) {
 	status := env.mailLink(r.ContactEmail, "/setup/status/")
 	contact := env.client()
 
+	page := contact.get(status)
+	statusURL, err := url.Parse(status)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`action="` + statusURL.Path + `/token/rotate"`, `action="` + statusURL.Path + `/token/revoke"`} {
+		if !strings.Contains(page.Body, want) {
+			t.Errorf("status page lacks the form %s", want)
+		}
+	}
+
 	if res := contact.post(status+"/token/rotate", nil); res.Status != http.StatusOK || !strings.Contains(res.Body, "Token rotated") {
 		t.Fatalf("rotate: status %d", res.Status)
 	}
