@@ -45,7 +45,7 @@ const testPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; img
 // signinEnv is a portal on a loopback server with a real PostgreSQL
 // database and one tenant whose IdP is a crewjam/saml IdentityProvider.
 type signinEnv struct {
-	t      *testing.T
+	t      testing.TB
 	db     *sqlx.DB
 	srv    *Server
 	web    *httptest.Server
@@ -54,6 +54,7 @@ type signinEnv struct {
 	store  *tenants.Store
 	logs   *syncWriter
 	clock  *testClock
+	engine *gin.Engine
 }
 
 // testClock is the portal's clock; tests move it to check time windows.
@@ -83,7 +84,7 @@ type envOptions struct {
 	IdPHost    string // loopback address for the IdP; 127.0.0.1 when empty
 }
 
-func newSigninEnv(t *testing.T, opts envOptions) *signinEnv {
+func newSigninEnv(t testing.TB, opts envOptions) *signinEnv {
 	t.Helper()
 	db := pgtest.New(t)
 	env := &signinEnv{t: t, db: db, store: tenants.NewStore(db), logs: &syncWriter{}, clock: &testClock{}}
@@ -124,6 +125,7 @@ func (env *signinEnv) startPortal() {
 	r.Use(func(c *gin.Context) { c.Header("Content-Security-Policy", testPolicy); c.Next() })
 	srv.Register(r)
 	handler = r
+	env.engine = r
 }
 
 func (env *signinEnv) createTenant(slug, name string, settings tenants.Settings) tenants.Tenant {
@@ -170,7 +172,7 @@ func (env *signinEnv) exec(query string, args ...any) {
 // browser is an HTTP client with a cookie jar that follows no redirects,
 // so each test step sees every response.
 type browser struct {
-	t      *testing.T
+	t      testing.TB
 	client *http.Client
 }
 
@@ -229,7 +231,7 @@ func (b *browser) follow(base string, p testPage) testPage {
 	return p
 }
 
-func mustURL(t *testing.T, s string) *url.URL {
+func mustURL(t testing.TB, s string) *url.URL {
 	u, err := url.Parse(s)
 	if err != nil {
 		t.Fatal(err)
@@ -244,7 +246,7 @@ var (
 
 // formIn returns the method, action and hidden fields of the first form
 // on an HTML page, such as an auto-submitting SAML form.
-func formIn(t *testing.T, body string) (string, string, url.Values) {
+func formIn(t testing.TB, body string) (string, string, url.Values) {
 	t.Helper()
 	m := formPattern.FindStringSubmatch(body)
 	if m == nil {
@@ -345,9 +347,15 @@ type testIdP struct {
 	session saml.Session
 }
 
-func newTestIdP(t *testing.T, host string) *testIdP {
+func newTestIdP(t testing.TB, host string) *testIdP {
 	t.Helper()
 	key, cert := newKeyPair(t, "Test IdP", time.Now().Add(-time.Hour), time.Now().Add(24*time.Hour))
+	return newTestIdPWithKey(t, host, key, cert)
+}
+
+// newTestIdPWithKey starts a test IdP that signs with key and cert.
+func newTestIdPWithKey(t testing.TB, host string, key *rsa.PrivateKey, cert *x509.Certificate) *testIdP {
+	t.Helper()
 	p := &testIdP{key: key, cert: cert, sps: map[string]*saml.EntityDescriptor{}}
 	mux := http.NewServeMux()
 	p.srv = httptest.NewUnstartedServer(mux)
@@ -413,7 +421,7 @@ func (p *testIdP) GetServiceProvider(_ *http.Request, id string) (*saml.EntityDe
 // trustSP reads gatehouse's SP metadata for slug and registers it with the
 // IdP. Without encrypt, the encryption key is left out, so the IdP sends
 // plaintext assertions.
-func (p *testIdP) trustSP(t *testing.T, env *signinEnv, slug string, encrypt bool) *saml.EntityDescriptor {
+func (p *testIdP) trustSP(t testing.TB, env *signinEnv, slug string, encrypt bool) *saml.EntityDescriptor {
 	t.Helper()
 	resp := env.newBrowser().get(env.srv.spEntityID(slug))
 	if resp.Status != http.StatusOK {
@@ -443,7 +451,7 @@ func (p *testIdP) trustSP(t *testing.T, env *signinEnv, slug string, encrypt boo
 // respond builds a signed Response to the SP with entity ID spID, as the
 // IdP would send it, for the pending request requestID ("" for an
 // IdP-initiated one). mutate may change the assertion before it is signed.
-func (p *testIdP) respond(t *testing.T, spID, requestID string, mutate func(*saml.Assertion)) []byte {
+func (p *testIdP) respond(t testing.TB, spID, requestID string, mutate func(*saml.Assertion)) []byte {
 	t.Helper()
 	el := p.respondElement(t, spID, requestID, mutate)
 	doc := etree.NewDocument()
@@ -455,7 +463,7 @@ func (p *testIdP) respond(t *testing.T, spID, requestID string, mutate func(*sam
 	return out
 }
 
-func (p *testIdP) respondElement(t *testing.T, spID, requestID string, mutate func(*saml.Assertion)) *etree.Element {
+func (p *testIdP) respondElement(t testing.TB, spID, requestID string, mutate func(*saml.Assertion)) *etree.Element {
 	t.Helper()
 	httpReq := httptest.NewRequest(http.MethodGet, "/start", nil)
 	req, err := p.idp.NewIdpInitiatedRequest(httpReq, spID, "")
@@ -499,7 +507,7 @@ func newKeyPair(t testing.TB, cn string, notBefore, notAfter time.Time) (*rsa.Pr
 
 // signEnveloped signs el with key and cert and moves the Signature right
 // after the Issuer, where the SAML schema puts it.
-func signEnveloped(t *testing.T, el *etree.Element, key *rsa.PrivateKey, cert *x509.Certificate, method string) *etree.Element {
+func signEnveloped(t testing.TB, el *etree.Element, key *rsa.PrivateKey, cert *x509.Certificate, method string) *etree.Element {
 	t.Helper()
 	ctx := dsig.NewDefaultSigningContext(dsig.TLSCertKeyStore(tls.Certificate{Certificate: [][]byte{cert.Raw}, PrivateKey: key}))
 	ctx.Canonicalizer = dsig.MakeC14N10ExclusiveCanonicalizerWithPrefixList("")
@@ -539,7 +547,7 @@ func removeSignatures(el *etree.Element) {
 	}
 }
 
-func writeXML(t *testing.T, el *etree.Element) []byte {
+func writeXML(t testing.TB, el *etree.Element) []byte {
 	t.Helper()
 	doc := etree.NewDocument()
 	doc.SetRoot(el)
@@ -550,7 +558,7 @@ func writeXML(t *testing.T, el *etree.Element) []byte {
 	return out
 }
 
-func parseXML(t *testing.T, raw []byte) *etree.Element {
+func parseXML(t testing.TB, raw []byte) *etree.Element {
 	t.Helper()
 	doc := etree.NewDocument()
 	if err := doc.ReadFromBytes(raw); err != nil {
@@ -560,7 +568,7 @@ func parseXML(t *testing.T, raw []byte) *etree.Element {
 }
 
 // testLogWriter sends the IdP's log lines to the test log.
-type testLogWriter struct{ t *testing.T }
+type testLogWriter struct{ t testing.TB }
 
 func (w testLogWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimSpace(string(p)))

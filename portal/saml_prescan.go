@@ -20,6 +20,11 @@ import (
 // prescan must see every byte that gosaml2 parses.
 const maxXMLTokens = 50000
 
+// maxXMLDepth bounds how deeply elements nest. A Response nests about ten
+// levels deep; a much deeper document only makes each namespace lookup,
+// which walks up to the root, cost more.
+const maxXMLDepth = 64
+
 // responseScan is what gatehouse reads from a Response before gosaml2
 // verifies it. Nothing in it is trusted: it chooses the configuration to
 // verify against, rejects what gosaml2 would let through, and explains
@@ -96,7 +101,23 @@ func parseUntrusted(raw []byte) (*etree.Element, error) {
 	if doc.Root() == nil {
 		return nil, failure(codeMalformed, "the response is empty", nil)
 	}
+	if tooDeep(doc.Root(), maxXMLDepth) {
+		return nil, failure(codeMalformed, fmt.Sprintf("the response nests elements more than %d levels deep", maxXMLDepth), nil)
+	}
 	return doc.Root(), nil
+}
+
+// tooDeep reports whether elements nest more than limit levels below el.
+func tooDeep(el *etree.Element, limit int) bool {
+	if limit == 0 {
+		return true
+	}
+	for _, child := range el.ChildElements() {
+		if tooDeep(child, limit-1) {
+			return true
+		}
+	}
+	return false
 }
 
 // readEnvelope reads the Response's own Issuer and Status.

@@ -100,7 +100,28 @@ func validateWithCertificates(raw []byte, scan responseScan, chk responseCheck) 
 	return nil, firstErr
 }
 
+// validateWithGosaml2 runs gosaml2 on a clock clockSkew behind, so that a
+// subject confirmation that expired within the skew passes its check,
+// which has no skew. A certificate issued within the skew is not yet
+// valid on that clock, so then it runs again on the real time.
 func validateWithGosaml2(raw []byte, certs []*x509.Certificate, chk responseCheck) (*types.Response, error) {
+	resp, err := validateAt(raw, certs, chk, chk.Now.Add(-clockSkew))
+	if err != nil && asFailure(err).Code == codeCertificate && issuedWithinSkew(certs, chk.Now) {
+		return validateAt(raw, certs, chk, chk.Now)
+	}
+	return resp, err
+}
+
+func issuedWithinSkew(certs []*x509.Certificate, now time.Time) bool {
+	for _, c := range certs {
+		if c.NotBefore.After(now.Add(-clockSkew)) && !c.NotBefore.After(now) {
+			return true
+		}
+	}
+	return false
+}
+
+func validateAt(raw []byte, certs []*x509.Certificate, chk responseCheck, clock time.Time) (*types.Response, error) {
 	sp := &saml2.SAMLServiceProvider{
 		IdentityProviderIssuer:      chk.Trust.EntityID,
 		AssertionConsumerServiceURL: chk.ACSURL,
@@ -111,11 +132,10 @@ func validateWithGosaml2(raw []byte, certs []*x509.Certificate, chk responseChec
 		// getDecryptCert (decode_response.go, v0.12.0) never reads the key
 		// set by SetSPKeyStore.
 		SPKeyStore: dsig.TLSCertKeyStore(chk.Key),
-		// gosaml2 rejects a subject confirmation past its NotOnOrAfter with
-		// no skew, and goxmldsig checks certificate validity on this clock,
-		// so it runs clockSkew behind. checkAssertion checks every window
-		// itself with clockSkew both ways.
-		Clock: dsig.NewFakeClockAt(chk.Now.Add(-clockSkew)),
+		// gosaml2 checks the subject confirmation's NotOnOrAfter and
+		// goxmldsig the certificates' validity on this clock.
+		// checkAssertion checks every window again with clockSkew both ways.
+		Clock: dsig.NewFakeClockAt(clock),
 	}
 	resp, err := sp.ValidateEncodedResponse(base64.StdEncoding.EncodeToString(raw))
 	if err != nil {
