@@ -24,9 +24,9 @@ import (
 )
 
 // TestDatabaseRestartUnderSCIMLoad stops PostgreSQL while SCIM clients
-// create users, and starts it again. While it is down every request must
-// fail with 503 and a SCIM error body; after the restart requests must
-// succeed; and the users stored must be exactly those whose create got 201.
+// create users, and starts it again. While it is down, every request must
+// fail with 503 and a SCIM error body. After the restart, requests must
+// succeed, and the users stored must be exactly those whose create got 201.
 func TestDatabaseRestartUnderSCIMLoad(t *testing.T) {
 	t.Parallel()
 	pg := startPrivatePostgres(t)
