@@ -81,7 +81,7 @@ func (s *Server) signInSAMLUser(c *gin.Context, t tenants.Tenant, ident samlIden
 	if database.IsNotFound(err) {
 		s.log.WarnContext(ctx, "signin_refused", "tenant", t.Slug, "reason", "unknown_user", "assertion_id", ident.AssertionID)
 		return s.render(c, http.StatusForbidden, "signin_failed.html", "We could not find your account", signInFailedPage{
-			Message: t.Name + " has not given you access to " + t.Product.Title() + " yet. " +
+			Message: t.Name + " has not given you access to the " + t.Product.Title() + " yet. " +
 				"Ask your IT team to assign the app to you in your company's sign-in service.",
 		})
 	}
