@@ -47,6 +47,7 @@ func (s *Server) acs(c *gin.Context) error {
 	if !tenants.ValidSlug(slug) {
 		return errNotFound
 	}
+	tenants.SetRequestTenant(ctx, slug)
 	noStore(c)
 
 	raw, relayState, fail := readACSForm(c)

@@ -62,6 +62,7 @@ func (s *Server) ssoStart(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
+	tenants.SetRequestTenant(ctx, t.Slug)
 	conn, err := s.tenants.SAMLConnection(ctx, t.ID)
 	if database.IsNotFound(err) {
 		return userError(http.StatusNotFound, "Single sign on is not set up for "+t.Name+" yet. Ask your IT team.", err)

@@ -44,6 +44,7 @@ func (s *Server) currentUser(c *gin.Context) (*userSession, error) {
 	if err != nil {
 		return nil, err
 	}
+	tenants.SetRequestTenant(ctx, t.Slug)
 	return &userSession{User: user, Tenant: t}, nil
 }
 
