@@ -61,6 +61,8 @@ type Server struct {
 	stmts    stmtCache
 	mux      *http.ServeMux
 
+	failures *failureLog
+
 	// hashing bounds concurrent password hashes, each of which takes
 	// 64 MiB of memory.
 	hashing chan struct{}
@@ -95,6 +97,7 @@ func New(cfg Config) (*Server, error) {
 		tokens:   newTokenCache(cfg.Now),
 		limiters: newLimiters(cfg.RateLimit, cfg.RateBurst),
 		hashing:  make(chan struct{}, 2),
+		failures: newFailureLog(),
 	}
 	s.writes = startBackgroundWriter(s.store, cfg.Logger)
 	s.mux = s.routes()
@@ -173,7 +176,7 @@ func (s *Server) handle(h handler) http.Handler {
 func (s *Server) logError(ctx context.Context, c *call, se *scimError) {
 	switch {
 	case se.status >= 500:
-		s.log.ErrorContext(ctx, "scim_request_failed", "tenant", c.tenant.Slug, "status", se.status, "error", se.cause)
+		s.logFailure(ctx, "scim_request_failed", "tenant", c.tenant.Slug, "status", se.status, "error", se.cause)
 	case se.cause != nil && se.status != http.StatusNotFound:
 		s.log.InfoContext(ctx, "scim_request_rejected", "tenant", c.tenant.Slug, "status", se.status, "error", se.cause)
 	}
@@ -201,8 +204,9 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		se := toSCIMError(err)
 		if se.status >= 500 {
-			s.log.ErrorContext(r.Context(), "scim_authenticate_failed", "error", err)
+			s.logFailure(r.Context(), "scim_authenticate_failed", "error", err)
 		}
+		countRequest("", r, se.status, se)
 		writeError(w, se)
 		return
 	}
@@ -216,6 +220,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		RequestID: w.Header().Get("X-Request-ID"),
 	})
 	s.writes.touchToken(c.tokenID, start)
+	countRequest(c.tenant.Slug, r, rec.status, c.err)
 }
 
 func (s *Server) serveAuthenticated(w http.ResponseWriter, r *http.Request, c *call) {
