@@ -8,6 +8,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	neturl "net/url"
+	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -31,9 +33,19 @@ var (
 	ErrUnavailable = errors.New("database unavailable")
 )
 
-// Open connects to PostgreSQL and checks the connection.
+// Server-side timeouts every connection gets unless the URL sets its own:
+// a statement that runs longer is cancelled, and a session idle inside a
+// transaction is closed, so a stuck request cannot hold locks for long.
+const (
+	defaultStatementTimeout     = "30s"
+	defaultIdleInTxSessionLimit = "60s"
+)
+
+// Open connects to PostgreSQL and checks the connection. It adds the
+// default statement and idle-in-transaction timeouts to url unless url
+// sets them.
 func Open(ctx context.Context, url string) (*sqlx.DB, error) {
-	db, err := sqlx.Open("postgres", url)
+	db, err := sqlx.Open("postgres", withTimeouts(url))
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
 	}
@@ -133,6 +145,33 @@ func Translate(err error) error {
 		return fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 	return err
+}
+
+// withTimeouts adds statement_timeout and
+// idle_in_transaction_session_timeout to a postgres:// URL or a key=value
+// connection string; lib/pq sends parameters it does not know to the
+// server as run-time settings.
+func withTimeouts(raw string) string {
+	settings := [][2]string{
+		{"statement_timeout", defaultStatementTimeout},
+		{"idle_in_transaction_session_timeout", defaultIdleInTxSessionLimit},
+	}
+	if u, err := neturl.Parse(raw); err == nil && (u.Scheme == "postgres" || u.Scheme == "postgresql") {
+		q := u.Query()
+		for _, kv := range settings {
+			if !q.Has(kv[0]) {
+				q.Set(kv[0], kv[1])
+			}
+		}
+		u.RawQuery = q.Encode()
+		return u.String()
+	}
+	for _, kv := range settings {
+		if !strings.Contains(raw, kv[0]+"=") {
+			raw += " " + kv[0] + "=" + kv[1]
+		}
+	}
+	return raw
 }
 
 // IsNotFound reports whether err is or wraps ErrNotFound.
