@@ -27,7 +27,7 @@ const (
 	maxRelayState = 1024
 )
 
-// acsTarget is what a Response is for: a sign-in to a tenant, or a
+// acsTarget is the purpose of a Response: a sign-in to a tenant, or a
 // contact's test of a setup request. pending is nil for an IdP-initiated
 // Response.
 type acsTarget struct {
@@ -284,5 +284,5 @@ func (s *Server) rejectSAML(c *gin.Context, slug string, scan responseScan, f *s
 type signInFailedPage struct {
 	Message string
 	Code    string // shown so the user can quote it to their IT team
-	Retry   string // where to start again, or ""
+	Retry   string // path to start again from, or ""
 }

@@ -13,7 +13,7 @@ import (
 )
 
 // Codes of rejected SAML Responses. Logs, test results and the failure page
-// carry the code; Reason says precisely what was wrong.
+// carry the code; Reason states precisely what was wrong.
 const (
 	codeMalformed      = "malformed"
 	codeTooLarge       = "too_large"

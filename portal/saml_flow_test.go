@@ -15,7 +15,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/tenants"
 )
 
-// meBody reads /me as the browser b sees it.
+// me returns the status and JSON body of /me for browser b.
 func (env *signinEnv) me(b *browser) (int, map[string]any) {
 	env.t.Helper()
 	p := b.get(env.web.URL + "/me")

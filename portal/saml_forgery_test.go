@@ -30,7 +30,8 @@ type forgery struct {
 	build        func(t *testing.T, env *signinEnv, requestID string) []byte
 	// wantCode is the rejection code, or "" when the Response is accepted.
 	wantCode string
-	// wantUnknownUser is set when the Response verifies but names nobody.
+	// wantUnknownUser is set when the Response verifies but names no user
+	// of the tenant.
 	wantUnknownUser bool
 }
 

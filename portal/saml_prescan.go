@@ -84,8 +84,8 @@ func scanResponse(raw []byte, key tls.Certificate) (responseScan, error) {
 }
 
 // parseUntrusted parses an XML document from an IdP or a client after the
-// checks that must come first: no DOCTYPE (so no entity is ever declared)
-// and a bounded number of tokens.
+// checks that must come first: no DOCTYPE (so no entity is ever declared),
+// a bounded number of tokens and a bounded nesting depth.
 func parseUntrusted(raw []byte) (*etree.Element, error) {
 	lower := bytes.ToLower(raw)
 	if bytes.Contains(lower, []byte("<!doctype")) || bytes.Contains(lower, []byte("<!entity")) {

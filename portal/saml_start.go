@@ -23,7 +23,8 @@ import (
 const samlRequestTTL = 15 * time.Minute
 
 // maxOpenRequestsPerClient bounds the pending AuthnRequests one client
-// address can start within samlRequestTTL, so nobody can fill the table.
+// address can start within samlRequestTTL, so one client cannot fill the
+// table.
 const maxOpenRequestsPerClient = 30
 
 // authnStart is an SP-initiated sign-in about to be sent to an IdP.

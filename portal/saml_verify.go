@@ -17,7 +17,7 @@ import (
 // directions, when checking an assertion's validity window.
 const clockSkew = 3 * time.Minute
 
-// idpTrust is what a Response must match on the IdP side: the issuer and
+// idpTrust is the IdP configuration a Response must match: the issuer and
 // signing certificates from the approved metadata (or, for a test sign-in,
 // from the setup request).
 type idpTrust struct {
@@ -38,8 +38,8 @@ type responseCheck struct {
 	Now          time.Time
 }
 
-// samlIdentity is what a verified assertion says, taken only from gosaml2's
-// verified result.
+// samlIdentity is the identity a verified assertion asserts, taken only
+// from gosaml2's verified result.
 type samlIdentity struct {
 	AssertionID  string
 	NameID       string

@@ -95,8 +95,8 @@ func (s *Server) login(c *gin.Context) error {
 	return s.completeSignIn(c, t, user.User, "password", form.Next)
 }
 
-// signInLimited answers 429 when the client or the email has failed too
-// often within the window.
+// signInLimited returns a 429 error when the client or the email has
+// failed too often within the window.
 func (s *Server) signInLimited(c *gin.Context, emailHash []byte) (bool, error) {
 	byIP, byEmail, err := s.tenants.SignInFailures(c.Request.Context(), c.ClientIP(), emailHash, s.now().Add(-signInFailureWindow))
 	if err != nil {
@@ -148,7 +148,7 @@ func (s *Server) redirectToRequiredSSO(c *gin.Context, form loginPage, candidate
 }
 
 // loginWithoutPassword sends a user whose company has SSO there when they
-// leave the password empty, and asks for the password otherwise.
+// leave the password empty, and shows the form again otherwise.
 func (s *Server) loginWithoutPassword(c *gin.Context, form loginPage, candidates []tenants.SignInCandidate) error {
 	for _, cand := range candidates {
 		_, err := s.tenants.SAMLConnection(c.Request.Context(), cand.TenantID)

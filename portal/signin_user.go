@@ -136,8 +136,9 @@ func (s *Server) completeSignIn(c *gin.Context, t tenants.Tenant, user tenants.U
 	return redirect(c, landing)
 }
 
-// landingPath is where a signed-in user goes: the drop location picker
-// while they have none and the tenant has some, then next or /account.
+// landingPath returns where a signed-in user goes: the drop location
+// picker while they have none and the tenant has some, then next or
+// /account.
 func (s *Server) landingPath(ctx context.Context, user tenants.User, next string) (string, error) {
 	if next == "" {
 		next = "/account"
