@@ -28,6 +28,9 @@ func (s *Server) acsURL(slug string) string { return s.link("/saml/" + slug + "/
 
 // spKey returns the SP key pair, generating and storing it on first use.
 // Every instance reads the same stored pair.
+// NOTE: nothing rotates the pair yet. Its certificate is valid for 20
+// years, and a new pair would need every IdP that encrypts to it to load
+// the new SP metadata first.
 func (s *Server) spKey(ctx context.Context) (secrets.SAMLKey, error) {
 	store := s.tenants
 	cert, sealed, err := store.SPKey(ctx)

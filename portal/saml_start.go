@@ -125,6 +125,9 @@ func (s *Server) startAuthn(c *gin.Context, start authnStart) error {
 		AssertionConsumerServiceURL: s.acsURL(start.Slug),
 		Clock:                       dsig.NewFakeClockAt(now),
 	}
+	// NOTE: AuthnRequests are not signed. An IdP whose metadata sets
+	// WantAuthnRequestsSigned (Keycloak does by default) must be set to
+	// accept unsigned requests from gatehouse.
 	doc, err := sp.BuildAuthRequestDocumentNoSig()
 	if err != nil {
 		return fmt.Errorf("build AuthnRequest: %w", err)

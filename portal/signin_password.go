@@ -82,6 +82,7 @@ func (s *Server) login(c *gin.Context) error {
 		if err := s.tenants.RecordSignInFailure(ctx, c.ClientIP(), emailHash, s.now()); err != nil {
 			return err
 		}
+		s.log.InfoContext(ctx, "signin_failed", "method", "password", "reason", "bad_credentials", "accounts_matched", len(candidates))
 		form.Error = "The email or password is not right. Check them and try again."
 		return s.render(c, http.StatusUnauthorized, "signin_login.html", "Sign in", form)
 	}
