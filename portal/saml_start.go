@@ -23,9 +23,10 @@ import (
 const samlRequestTTL = 15 * time.Minute
 
 // maxOpenRequestsPerClient bounds the pending AuthnRequests one client
-// address can start within samlRequestTTL, so one client cannot fill the
-// table.
-const maxOpenRequestsPerClient = 30
+// address can leave open within samlRequestTTL, so one client cannot fill
+// the table. A completed sign-in deletes its request, and a whole office
+// behind one NAT address signs in at nine, so the bound is generous.
+const maxOpenRequestsPerClient = 500
 
 // authnStart is an SP-initiated sign-in about to be sent to an IdP.
 type authnStart struct {

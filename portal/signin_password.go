@@ -19,7 +19,7 @@ import (
 const (
 	signInFailureWindow = 15 * time.Minute
 	maxFailuresPerEmail = 10
-	maxFailuresPerIP    = 50
+	maxFailuresPerIP    = 100
 	maxEmailLength      = 320
 	maxPasswordLength   = 1024
 	// maxCandidates bounds the accounts one email can match across tenants
