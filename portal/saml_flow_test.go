@@ -301,3 +301,43 @@ func TestSPMetadata(t *testing.T) {
 		t.Errorf("metadata of an unknown slug = %d, want 404", p.Status)
 	}
 }
+
+func TestExpiredIdPCertificate(t *testing.T) {
+	t.Parallel()
+	env := newSigninEnv(t, envOptions{})
+	expiredAt := time.Date(2024, 11, 16, 12, 0, 0, 0, time.UTC)
+	key, cert := newKeyPair(t, "Old IdP", expiredAt.AddDate(-3, 0, 0), expiredAt)
+	env.idp.idp.Key, env.idp.idp.Certificate = key, cert
+	env.connect(env.tenant, env.idp, saml.HTTPRedirectBinding, []*x509.Certificate{cert})
+	env.addUser(env.tenant, "ada@acme.test", "ada@acme.test")
+	env.idp.setUser("ada@acme.test")
+
+	acs := env.signInSPInitiated(env.newBrowser(), "acme")
+	if m := failureCodePattern.FindStringSubmatch(acs.Body); acs.Status != http.StatusForbidden || m == nil || m[1] != codeCertificate {
+		t.Errorf("ACS = %d %v, want 403 %s", acs.Status, m, codeCertificate)
+	}
+	if want := `the certificate \"Old IdP\" expired on Nov 16, 2024`; !strings.Contains(env.logs.String(), want) {
+		t.Errorf("the log does not give the expiry date (%s):\n%s", want, env.logs)
+	}
+}
+
+func TestLocalPath(t *testing.T) {
+	t.Parallel()
+	cases := map[string]string{
+		"/account":                     "/account",
+		"/account/drop-location?x=1":   "/account/drop-location?x=1",
+		"":                             "",
+		"account":                      "",
+		"//evil.example/x":             "",
+		"/\\evil.example":              "",
+		"https://evil.example/":        "",
+		"javascript:alert(1)":          "",
+		"/ok\r\nSet-Cookie: x=1":       "",
+		"/" + strings.Repeat("a", 600): "",
+	}
+	for in, want := range cases {
+		if got := localPath(in); got != want {
+			t.Errorf("localPath(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
