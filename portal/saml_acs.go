@@ -267,6 +267,7 @@ func (s *Server) rejectSAML(c *gin.Context, slug string, scan responseScan, f *s
 		attrs = append(attrs, "cause", truncate(f.cause.Error(), 300))
 	}
 	s.log.WarnContext(c.Request.Context(), "saml_rejected", attrs...)
+	countSignIn("saml", f.Code)
 
 	message := "Your company's sign-in service sent a response that we could not accept, so you are not signed in."
 	switch f.Code {

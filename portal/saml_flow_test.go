@@ -11,6 +11,7 @@ import (
 
 	"github.com/crewjam/saml"
 	"github.com/google/go-cmp/cmp"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/gatehouse-dev/gatehouse/tenants"
 )
@@ -54,10 +55,14 @@ func TestSPInitiatedSignIn(t *testing.T) {
 			env.addUser(env.tenant, "ada@acme.test", "ada@acme.test")
 			env.idp.setUser("ada@acme.test")
 			b := env.newBrowser()
+			successBefore := testutil.ToFloat64(signInOutcomes.WithLabelValues("saml", "success"))
 
 			acs := env.signInSPInitiated(b, "acme")
 			if acs.Status != http.StatusSeeOther || acs.Location != "/account" {
 				t.Fatalf("ACS = %d %q, want 303 /account; body:\n%s\nlogs:\n%s", acs.Status, acs.Location, acs.Body, env.logs)
+			}
+			if got := testutil.ToFloat64(signInOutcomes.WithLabelValues("saml", "success")); got < successBefore+1 {
+				t.Errorf("gatehouse_signin_total{outcome=success} = %v, want at least %v", got, successBefore+1)
 			}
 			status, me := env.me(b)
 			want := map[string]any{"tenant": "acme", "userName": "ada@acme.test", "email": "ada@acme.test", "dropLocation": nil}
@@ -223,8 +228,12 @@ func TestUnknownUserIsRefusedNotCreated(t *testing.T) {
 	env := newSigninEnv(t, envOptions{Settings: tenants.Settings{Autoprovision: true}})
 	env.idp.setUser("stranger@acme.test")
 	b := env.newBrowser()
+	refusedBefore := testutil.ToFloat64(signInOutcomes.WithLabelValues("saml", "unknown_user"))
 
 	acs := env.signInSPInitiated(b, "acme")
+	if got := testutil.ToFloat64(signInOutcomes.WithLabelValues("saml", "unknown_user")); got < refusedBefore+1 {
+		t.Errorf("gatehouse_signin_total{outcome=unknown_user} = %v, want at least %v", got, refusedBefore+1)
+	}
 	if acs.Status != http.StatusForbidden || !strings.Contains(acs.Body, "We could not find your account") {
 		t.Errorf("ACS = %d, want 403 with a clear page:\n%s", acs.Status, acs.Body)
 	}

@@ -83,6 +83,7 @@ func (s *Server) login(c *gin.Context) error {
 			return err
 		}
 		s.log.InfoContext(ctx, "signin_failed", "method", "password", "reason", "bad_credentials", "accounts_matched", len(candidates))
+		countSignIn("password", "bad_credentials")
 		form.Error = "The email or password is not right. Check them and try again."
 		return s.render(c, http.StatusUnauthorized, "signin_login.html", "Sign in", form)
 	}

@@ -81,6 +81,7 @@ func (s *Server) signInSAMLUser(c *gin.Context, t tenants.Tenant, ident samlIden
 	user, err := s.tenants.UserForSAML(ctx, t.ID, ident.NameID)
 	if database.IsNotFound(err) {
 		s.log.WarnContext(ctx, "signin_refused", "tenant", t.Slug, "reason", "unknown_user", "assertion_id", ident.AssertionID)
+		countSignIn("saml", "unknown_user")
 		return s.render(c, http.StatusForbidden, "signin_failed.html", "We could not find your account", signInFailedPage{
 			Message: t.Name + " has not given you access to the " + t.Product.Title() + " yet. " +
 				"Ask your IT team to assign the app to you in your company's sign-in service.",
@@ -103,6 +104,7 @@ func (s *Server) refuseDeactivated(c *gin.Context, t tenants.Tenant, user tenant
 		return err
 	}
 	s.log.WarnContext(ctx, "signin_refused", "tenant", t.Slug, "reason", "user_deactivated", "user_id", user.ID, "method", method)
+	countSignIn(method, "user_deactivated")
 	if err := s.tenants.Audit(ctx, tenants.AuditEvent{
 		Actor: "user:" + user.ID, Action: "user.signin_refused", TenantID: &t.ID, ClientIP: c.ClientIP(),
 		Detail: map[string]any{"method": method, "reason": "deactivated"},
@@ -121,6 +123,7 @@ func (s *Server) completeSignIn(c *gin.Context, t tenants.Tenant, user tenants.U
 	if err := s.startSession(c, "", user.ID, t.ID); err != nil {
 		return err
 	}
+	countSignIn(method, "success")
 	if err := s.tenants.Audit(ctx, tenants.AuditEvent{
 		Actor: "user:" + user.ID, Action: "user.signin", TenantID: &t.ID, ClientIP: c.ClientIP(),
 		Detail: map[string]any{"method": method},
