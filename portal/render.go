@@ -22,6 +22,7 @@ var templateFS embed.FS
 type page struct {
 	Title string
 	Staff *StaffSession // the signed-in staff member, if any
+	User  *userSession  // the signed-in tenant user, on account pages
 	Data  any
 	Dev   bool // mail stays in the outbox (development)
 }
@@ -68,6 +69,7 @@ func (s *Server) render(c *gin.Context, status int, name, title string, data any
 	if staff, ok := c.Get(staffKey); ok {
 		p.Staff = staff.(*StaffSession)
 	}
+	p.User = signedInUser(c)
 	var buf bytes.Buffer
 	if err := t.ExecuteTemplate(&buf, "layout.html", p); err != nil {
 		return fmt.Errorf("render %s: %w", name, err)

@@ -64,6 +64,9 @@ func TestSPInitiatedSignIn(t *testing.T) {
 			if got := testutil.ToFloat64(signInOutcomes.WithLabelValues("saml", "success")); got < successBefore+1 {
 				t.Errorf("gatehouse_signin_total{outcome=success} = %v, want at least %v", got, successBefore+1)
 			}
+			if page := b.get(env.web.URL + "/account"); !strings.Contains(page.Body, `action="/logout"`) {
+				t.Errorf("the account page has no sign-out form:\n%s", page.Body)
+			}
 			status, me := env.me(b)
 			want := map[string]any{"tenant": "acme", "userName": "ada@acme.test", "email": "ada@acme.test", "dropLocation": nil}
 			if status != http.StatusOK {
