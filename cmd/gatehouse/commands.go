@@ -29,16 +29,27 @@ func openDatabase(ctx context.Context, cfg config) (*sqlx.DB, error) {
 	return db, nil
 }
 
+// setUp reads the settings a command needs from the environment and, when
+// it needs the database, connects and migrates. The caller closes db when
+// it is not nil.
+func setUp(ctx context.Context, needs need) (config, *sqlx.DB, error) {
+	cfg, err := loadConfig(os.Getenv, needs)
+	if err != nil {
+		return cfg, nil, err
+	}
+	if needs&needDatabase == 0 {
+		return cfg, nil, nil
+	}
+	db, err := openDatabase(ctx, cfg)
+	return cfg, db, err
+}
+
 func runMigrate(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := newFlags("migrate", "", stdout)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	cfg, err := loadConfig(os.Getenv, needDatabase)
-	if err != nil {
-		return err
-	}
-	db, err := openDatabase(ctx, cfg)
+	_, db, err := setUp(ctx, needDatabase)
 	if err != nil {
 		return err
 	}
@@ -62,11 +73,7 @@ func runStaffAdd(ctx context.Context, args []string, stdout io.Writer) error {
 		return usageError("--role must be reviewer or admin, not %q", *role)
 	}
 
-	cfg, err := loadConfig(os.Getenv, needDatabase|needBaseURL)
-	if err != nil {
-		return err
-	}
-	db, err := openDatabase(ctx, cfg)
+	cfg, db, err := setUp(ctx, needDatabase|needBaseURL)
 	if err != nil {
 		return err
 	}
@@ -90,11 +97,7 @@ func runTokenIssue(ctx context.Context, args []string, stdout io.Writer) error {
 	if *slug == "" {
 		return usageError("--tenant is required")
 	}
-	cfg, err := loadConfig(os.Getenv, needDatabase)
-	if err != nil {
-		return err
-	}
-	db, err := openDatabase(ctx, cfg)
+	_, db, err := setUp(ctx, needDatabase)
 	if err != nil {
 		return err
 	}
@@ -146,11 +149,7 @@ func runKeysRotate(ctx context.Context, args []string, stdout io.Writer) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	cfg, err := loadConfig(os.Getenv, needDatabase|needKeys)
-	if err != nil {
-		return err
-	}
-	db, err := openDatabase(ctx, cfg)
+	cfg, db, err := setUp(ctx, needDatabase|needKeys)
 	if err != nil {
 		return err
 	}

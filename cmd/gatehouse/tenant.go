@@ -48,11 +48,7 @@ func runTenantCreate(ctx context.Context, args []string, stdout io.Writer) error
 		in.SAML = conn
 	}
 
-	cfg, err := loadConfig(os.Getenv, needDatabase)
-	if err != nil {
-		return err
-	}
-	db, err := openDatabase(ctx, cfg)
+	_, db, err := setUp(ctx, needDatabase)
 	if err != nil {
 		return err
 	}
