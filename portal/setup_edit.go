@@ -87,7 +87,7 @@ func (h *setupHandlers) resubmit(c *gin.Context) error {
 	if err != nil {
 		return stateChangeError(r, err)
 	}
-	h.s.log.InfoContext(c.Request.Context(), "setup_request_resubmitted", "request_id", r.ID, "reference", r.Reference)
+	h.s.log.InfoContext(c.Request.Context(), "setup_request_resubmitted", "setup_request_id", r.ID, "reference", r.Reference)
 	return redirect(c, statusPath(secret)+"?done=resubmitted")
 }
 

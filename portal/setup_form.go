@@ -167,7 +167,7 @@ func (h *setupHandlers) submit(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	h.s.log.InfoContext(c.Request.Context(), "setup_request_created", "request_id", r.ID, "reference", r.Reference)
+	h.s.log.InfoContext(c.Request.Context(), "setup_request_created", "setup_request_id", r.ID, "reference", r.Reference)
 	return redirect(c, "/setup/sent?reference="+r.Reference)
 }
 

@@ -177,7 +177,7 @@ func (h *setupHandlers) withdraw(c *gin.Context) error {
 	if _, err := h.store.Withdraw(c.Request.Context(), r, c.Request.PostFormValue("reason")); err != nil {
 		return stateChangeError(r, err)
 	}
-	h.s.log.InfoContext(c.Request.Context(), "setup_request_withdrawn", "request_id", r.ID, "reference", r.Reference)
+	h.s.log.InfoContext(c.Request.Context(), "setup_request_withdrawn", "setup_request_id", r.ID, "reference", r.Reference)
 	return redirect(c, statusPath(secret)+"?done=withdrawn")
 }
 

@@ -65,7 +65,7 @@ func (h *setupHandlers) verify(c *gin.Context) error {
 	case err != nil:
 		return err
 	default:
-		h.s.log.InfoContext(ctx, "setup_request_verified", "request_id", r.ID, "reference", r.Reference)
+		h.s.log.InfoContext(ctx, "setup_request_verified", "setup_request_id", r.ID, "reference", r.Reference)
 	}
 	return redirect(c, c.Request.URL.Path)
 }
