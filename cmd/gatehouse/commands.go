@@ -107,6 +107,9 @@ func runTokenIssue(ctx context.Context, args []string, stdout io.Writer) error {
 	err = database.WithTx(ctx, db, func(tx *sqlx.Tx) error {
 		store := tenants.NewStore(tx)
 		t, err := store.BySlug(ctx, *slug)
+		if database.IsNotFound(err) {
+			return fmt.Errorf("no tenant has the slug %q; check it on the staff Tenants page", *slug)
+		}
 		if err != nil {
 			return err
 		}
