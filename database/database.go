@@ -31,6 +31,12 @@ var (
 	// ErrUnavailable means the database could not be reached or refused
 	// connections; the request may succeed when retried.
 	ErrUnavailable = errors.New("database unavailable")
+
+	// ErrInvalidText means a text value cannot be stored or compared:
+	// it contains a null character or is not valid UTF-8 (SQLSTATE 22021
+	// or 22P05). Such a value comes from a client, so callers return a
+	// client error (400) instead of a server error.
+	ErrInvalidText = errors.New("text contains a null character or invalid UTF-8")
 )
 
 // Server-side timeouts every connection gets unless the URL sets its own:
@@ -121,9 +127,9 @@ func WithTx(ctx context.Context, db *sqlx.DB, fn func(tx *sqlx.Tx) error) error 
 	return nil
 }
 
-// Translate maps driver errors onto ErrNotFound, ErrConflict and
-// ErrUnavailable, keeping the original error in the chain. Other errors
-// pass through unchanged.
+// Translate maps driver errors onto ErrNotFound, ErrConflict,
+// ErrUnavailable and ErrInvalidText, keeping the original error in the
+// chain. Other errors pass through unchanged.
 func Translate(err error) error {
 	if err == nil {
 		return nil
@@ -140,6 +146,10 @@ func Translate(err error) error {
 			}
 		case "08", "57":
 			return fmt.Errorf("%w: %w", ErrUnavailable, err)
+		case "22":
+			if pqErr.Code == "22021" || pqErr.Code == "22P05" {
+				return fmt.Errorf("%w: %w", ErrInvalidText, err)
+			}
 		case "40":
 			return fmt.Errorf("%w: %w", ErrConflict, err)
 		}

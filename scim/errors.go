@@ -71,6 +71,9 @@ func toSCIMError(err error) *scimError {
 	case errors.Is(err, database.ErrConflict):
 		return &scimError{status: http.StatusConflict, scimType: uniqueness, cause: err,
 			detail: "The value of a unique attribute is already in use in this tenant."}
+	case errors.Is(err, database.ErrInvalidText):
+		return &scimError{status: http.StatusBadRequest, scimType: invalidValue, cause: err,
+			detail: "A value contains a null character or invalid UTF-8, which cannot be stored. Remove it and retry."}
 	case errors.Is(err, database.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
 		return &scimError{status: http.StatusServiceUnavailable, detail: "The service is temporarily unavailable. Retry later.", cause: err}
 	}

@@ -361,6 +361,9 @@ func (b *sqlBuilder) timePredicate(op operand, c *compareExpr) (string, error) {
 	if err != nil {
 		return "", invalidFilterf("%q compares a date and time such as 2024-05-13T04:42:34Z", c.path.String())
 	}
+	// RFC 3339 allows offsets up to 23:59 and PostgreSQL rejects those of
+	// 16 hours and more, so the parameter goes in UTC.
+	t = t.UTC()
 	switch c.op {
 	case "eq":
 		return op.expr + " = " + b.param(t), nil
