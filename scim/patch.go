@@ -428,14 +428,15 @@ func (p *patcher) applyMulti(kind string, t target, list []any, value any) ([]an
 		return normalizePrimary(values, 0), nil
 	}
 	first := len(list)
+	index := newValueIndex(t.attr, list)
 	for _, v := range values {
-		if i := indexOfValue(t.attr, list, v); i >= 0 {
-			mergeInto(list[i].(map[string]any), v.(map[string]any))
+		if i := index.find(v); i >= 0 {
+			mergeInto(index.list[i].(map[string]any), v.(map[string]any))
 			continue
 		}
-		list = append(list, v)
+		index.append(v)
 	}
-	return normalizePrimary(list, first), nil
+	return normalizePrimary(index.list, first), nil
 }
 
 func coerceList(a *attribute, value any) ([]any, error) {
@@ -457,35 +458,18 @@ func coerceList(a *attribute, value any) ([]any, error) {
 	return out, nil
 }
 
-// indexOfValue finds the value in list with the same "value" (and the same
-// "type", when v has one) as v, or -1.
-func indexOfValue(a *attribute, list []any, v any) int {
-	obj, ok := v.(map[string]any)
-	if !ok || obj["value"] == nil {
-		return -1
-	}
-	for i, e := range list {
-		elem, ok := e.(map[string]any)
-		if !ok || !sameString(a.sub("value"), elem["value"], obj["value"]) {
-			continue
-		}
-		if obj["type"] == nil || sameString(a.sub("type"), elem["type"], obj["type"]) {
-			return i
-		}
-	}
-	return -1
-}
-
+// removeValues removes from list the values whose "value" equals that of
+// one of values.
 func removeValues(a *attribute, list, values []any) []any {
+	remove := newValueIndex(a, nil)
+	for _, v := range values {
+		remove.append(v)
+	}
 	var drop []int
 	for i, e := range list {
 		elem, _ := e.(map[string]any)
-		for _, v := range values {
-			obj, _ := v.(map[string]any)
-			if elem != nil && obj != nil && sameString(a.sub("value"), elem["value"], obj["value"]) {
-				drop = append(drop, i)
-				break
-			}
+		if k, ok := remove.key(elem["value"]); ok && len(remove.byKey[k]) > 0 {
+			drop = append(drop, i)
 		}
 	}
 	return deleteIndexes(list, drop)
@@ -503,15 +487,19 @@ func sameString(a *attribute, x, y any) bool {
 	return strings.EqualFold(xs, ys)
 }
 
+// deleteIndexes returns list without the values at indexes, which are in
+// ascending order.
 func deleteIndexes(list []any, indexes []int) []any {
 	if len(indexes) == 0 {
 		return list
 	}
 	out := list[:0:0]
 	for i, e := range list {
-		if !slices.Contains(indexes, i) {
-			out = append(out, e)
+		if len(indexes) > 0 && indexes[0] == i {
+			indexes = indexes[1:]
+			continue
 		}
+		out = append(out, e)
 	}
 	return out
 }

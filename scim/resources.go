@@ -127,6 +127,10 @@ type user struct {
 // maxUserNameLength bounds userName, which is also the sign-in name.
 const maxUserNameLength = 256
 
+// maxUserValues bounds each multi-valued attribute of a user, and with it
+// the work of every later PATCH that filters the attribute's values.
+const maxUserValues = 1000
+
 func (u *user) validate() error {
 	u.UserName = strings.TrimSpace(u.UserName)
 	if u.UserName == "" {
@@ -134,6 +138,18 @@ func (u *user) validate() error {
 	}
 	if len([]rune(u.UserName)) > maxUserNameLength {
 		return errorf(http.StatusBadRequest, invalidValue, "userName is longer than %d characters.", maxUserNameLength)
+	}
+	for _, a := range []struct {
+		name  string
+		count int
+	}{
+		{"emails", len(u.Emails)}, {"phoneNumbers", len(u.PhoneNumbers)}, {"ims", len(u.Ims)},
+		{"photos", len(u.Photos)}, {"addresses", len(u.Addresses)}, {"entitlements", len(u.Entitlements)},
+		{"roles", len(u.Roles)}, {"x509Certificates", len(u.X509Certificates)},
+	} {
+		if a.count > maxUserValues {
+			return errorf(http.StatusBadRequest, invalidValue, "%s has %d values; a user may have at most %d.", a.name, a.count, maxUserValues)
+		}
 	}
 	return nil
 }

@@ -1,8 +1,14 @@
 package scim
 
 import (
+	"encoding/json"
+	"fmt"
 	"net/http"
+	"strings"
 	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 // TestUnstorableTextRejected checks that a null character, which JSON
@@ -66,4 +72,99 @@ func TestFilterTimeOffsets(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestLargePatchIsLinear checks that one PATCH that adds or removes tens
+// of thousands of group members, as fits in a 1 MiB body, takes time
+// linear in their number. With a quadratic search it took minutes of CPU,
+// so a few such requests from one tenant's token stalled the server for
+// everyone.
+func TestLargePatchIsLinear(t *testing.T) {
+	t.Parallel()
+	const n = 40000
+	values := make([]string, n)
+	for i := range values {
+		values[i] = fmt.Sprintf(`{"value":"%08x-0000-4000-8000-000000000000"}`, i)
+	}
+	list := "[" + strings.Join(values, ",") + "]"
+	tests := []struct {
+		name string
+		ops  string
+		want int
+	}{
+		{"add to an empty group", `[{"op":"add","path":"members","value":` + list + `}]`, n},
+		{"add the same members again", `[{"op":"add","path":"members","value":` + list + `},{"op":"add","path":"members","value":` + list + `}]`, n},
+		{"remove every member", `[{"op":"add","path":"members","value":` + list + `},{"op":"remove","path":"members","value":` + list + `}]`, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			doc := decodeMap(t, `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"id":"g1","displayName":"Big"}`)
+			ops := decodePatchOps(t, tt.ops)
+			done := make(chan error, 1)
+			go func() { done <- applyPatch(groupType, doc, ops) }()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Fatalf("applyPatch: %v", err)
+				}
+			case <-time.After(20 * time.Second):
+				t.Fatalf("applyPatch with %d members still runs after 20 s", n)
+			}
+			members, _ := doc["members"].([]any)
+			if len(members) != tt.want {
+				t.Errorf("members has %d values, want %d", len(members), tt.want)
+			}
+		})
+	}
+}
+
+// TestUserValuesBounded checks that a user's multi-valued attributes are
+// bounded, on create and on PATCH, so a stored user cannot make every
+// later request on it slow.
+func TestUserValuesBounded(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t, tenantsSettings())
+	values := make([]string, maxUserValues+1)
+	for i := range values {
+		values[i] = fmt.Sprintf(`{"value":"+1 555 %07d"}`, i)
+	}
+	list := "[" + strings.Join(values, ",") + "]"
+
+	ts.do("POST", "/scim/v2/Users", `{"userName":"many@example.com","phoneNumbers":`+list+`}`).expect(t, http.StatusBadRequest)
+	created := ts.do("POST", "/scim/v2/Users", `{"userName":"many@example.com","phoneNumbers":[`+values[0]+`]}`).expect(t, http.StatusCreated).json(t)
+	path := "/scim/v2/Users/" + created["id"].(string)
+	ts.do("PATCH", path, `{"Operations":[{"op":"add","path":"phoneNumbers","value":`+list+`}]}`).expect(t, http.StatusBadRequest)
+	ts.do("PATCH", path, `{"Operations":[{"op":"add","path":"phoneNumbers","value":[`+strings.Join(values[1:maxUserValues], ",")+`]}]}`).expect(t, http.StatusOK)
+}
+
+// TestPatchAddMatchesEqualFold checks that the indexed search for an
+// existing value treats "value" the way the schema compares it.
+func TestPatchAddMatchesEqualFold(t *testing.T) {
+	t.Parallel()
+	doc := decodeMap(t, `{"userName":"fold","emails":[{"value":"kate@example.com","type":"work"},{"value":"straße@example.com"}]}`)
+	ops := decodePatchOps(t, `[{"op":"add","path":"emails","value":[
+		{"value":"\u212Aate@EXAMPLE.com","type":"work","display":"Kelvin sign"},
+		{"value":"kate@example.com","type":"home"},
+		{"value":"STRAßE@example.com","display":"sharp s"}]}]`)
+	if err := applyPatch(userType, doc, ops); err != nil {
+		t.Fatal(err)
+	}
+	got := roundTrip(t, doc)["emails"]
+	want := decodeMap(t, `{"emails":[
+		{"value":"\u212Aate@EXAMPLE.com","type":"work","display":"Kelvin sign"},
+		{"value":"STRAßE@example.com","display":"sharp s"},
+		{"value":"kate@example.com","type":"home"}]}`)["emails"]
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("emails after PATCH (-want +got):\n%s", diff)
+	}
+}
+
+func decodePatchOps(t *testing.T, s string) []patchOperation {
+	t.Helper()
+	var req patchRequest
+	if err := json.Unmarshal([]byte(`{"Operations":`+s+`}`), &req); err != nil {
+		t.Fatalf("decode operations: %v", err)
+	}
+	return req.Operations
 }
