@@ -38,6 +38,9 @@ const loadedUsers = 10000
 // prints requests per second, p50 and p99 and the ratio of each SCIM
 // operation to its bare counterpart. Each measurement lasts
 // GATEHOUSE_BENCH_SECONDS (default 3) seconds; b.N is ignored.
+// GATEHOUSE_BENCH_OPS (such as "PATCH,GET") and GATEHOUSE_BENCH_CLIENTS
+// (such as "32") run only those operations and client counts, for
+// profiling one of them.
 func BenchmarkSCIM(b *testing.B) {
 	env := setUp(b)
 	duration := 3 * time.Second
@@ -62,7 +65,13 @@ func BenchmarkSCIM(b *testing.B) {
 	fmt.Printf("\n%-7s %7s %9s %8s %8s | %-6s %9s %8s %8s | %6s %6s\n",
 		"SCIM op", "clients", "req/s", "p50 ms", "p99 ms", "bare", "req/s", "p50 ms", "p99 ms", "ratio", "target")
 	for _, clients := range []int{1, 8, 32} {
+		if !selected("GATEHOUSE_BENCH_CLIENTS", strconv.Itoa(clients)) {
+			continue
+		}
 		for _, p := range pairs {
+			if !selected("GATEHOUSE_BENCH_OPS", p.name) {
+				continue
+			}
 			bare := measure(b, clients, duration, &p.bareSeq, p.bareOp)
 			got := measure(b, clients, duration, &p.scimSeq, p.scimOp)
 			ratio := got.rate / bare.rate
@@ -74,6 +83,21 @@ func BenchmarkSCIM(b *testing.B) {
 			}
 		}
 	}
+}
+
+// selected reports whether the comma-separated list in the environment
+// variable key names value, ignoring case; an unset variable selects all.
+func selected(key, value string) bool {
+	list := os.Getenv(key)
+	if list == "" {
+		return true
+	}
+	for _, item := range strings.Split(list, ",") {
+		if strings.EqualFold(strings.TrimSpace(item), value) {
+			return true
+		}
+	}
+	return false
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
