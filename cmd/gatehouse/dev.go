@@ -42,7 +42,7 @@ gatehouse is starting at %[1]s
 
   Setup portal (IT contacts):  %[1]s/setup
   Staff queue:                 %[1]s/staff
-    Sign in as %[2]s after setting a password at:
+    Sign in as %[2]s. Set or reset its password at:
     %[1]s/staff/password/%[3]s
 `, base, staff.Email, link.Reveal())
 	if cfg.SMTPURL == "" {
