@@ -177,8 +177,8 @@ func (a *app) routes(portalSrv *portal.Server) http.Handler {
 	return r
 }
 
-// readyz answers 200 when the database answers within two seconds and has
-// every migration applied, and 503 otherwise.
+// readyz returns 200 when the database responds within two seconds and
+// has every migration applied, and 503 otherwise.
 func (a *app) readyz(c *gin.Context) {
 	ctx, cancel := context.WithTimeout(c.Request.Context(), 2*time.Second)
 	defer cancel()
@@ -194,8 +194,8 @@ func (a *app) readyz(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"status": "ready"})
 }
 
-// startJobs runs the background work every instance shares; each job
-// claims its rows with FOR UPDATE SKIP LOCKED or single statements, so
+// startJobs runs the background work that every instance shares. Each job
+// claims its rows with FOR UPDATE SKIP LOCKED or a single statement, so
 // several instances never do the same item twice.
 func (a *app) startJobs(ctx context.Context, wg *sync.WaitGroup) {
 	if a.sendMail != nil {
