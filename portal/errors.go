@@ -78,6 +78,8 @@ func classify(err error) (int, string) {
 		return http.StatusNotFound, errNotFound.(*publicError).message
 	case errors.Is(err, database.ErrConflict):
 		return http.StatusConflict, "Someone else changed this at the same time. Reload the page and try again."
+	case errors.Is(err, database.ErrInvalidText):
+		return http.StatusBadRequest, "The form contains a null character or text that is not valid UTF-8. Remove it and try again."
 	case errors.Is(err, database.ErrUnavailable):
 		return http.StatusServiceUnavailable, "The service is briefly unavailable. Please try again in a moment."
 	}
