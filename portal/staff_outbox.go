@@ -76,8 +76,19 @@ func outboxID(c *gin.Context) (int64, error) {
 	return id, nil
 }
 
-// outboxMessage shows one message with its bodies. In development, this
-// is how staff read mail, links included, so the page is never cached.
+// outboxMessageView is the outbox message page's data.
+type outboxMessageView struct {
+	mail.Entry
+	// BodyHidden is set when mail goes out over SMTP: the body is then
+	// not shown, because its links (a token reveal, a staff password
+	// reset, a contact's status page) would let any staff member act as
+	// the recipient.
+	BodyHidden bool
+}
+
+// outboxMessage shows one message. Without SMTP (development) it shows the
+// bodies, since this page is how staff read mail, links included, so the
+// page is never cached.
 func (h *staffHandlers) outboxMessage(c *gin.Context) error {
 	id, err := outboxID(c)
 	if err != nil {
@@ -87,8 +98,12 @@ func (h *staffHandlers) outboxMessage(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
+	view := outboxMessageView{Entry: entry, BodyHidden: !h.s.cfg.DevMail}
+	if view.BodyHidden {
+		view.Text, view.HTML = "", ""
+	}
 	c.Header("Referrer-Policy", "no-referrer")
-	return h.s.render(c, http.StatusOK, "staff_outbox_message.html", entry.Subject, entry)
+	return h.s.render(c, http.StatusOK, "staff_outbox_message.html", entry.Subject, view)
 }
 
 func (h *staffHandlers) retryMail(c *gin.Context) error {

@@ -4,11 +4,54 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/gatehouse-dev/gatehouse/forms"
 	"github.com/gatehouse-dev/gatehouse/tenants"
 )
+
+// TestOutboxHidesBodiesWithSMTP checks that, when mail goes out over SMTP,
+// the outbox does not show message bodies. Otherwise a reviewer could ask
+// for an admin's password reset on the public reset page, read the link
+// in the outbox, set the admin's password and sign in as the admin; the
+// same goes for token reveal links. Without SMTP the outbox is how staff
+// read mail, so there it still shows bodies.
+func TestOutboxHidesBodiesWithSMTP(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name     string
+		devMail  bool
+		wantLink bool
+	}{
+		{name: "with SMTP", devMail: false, wantLink: false},
+		{name: "without SMTP", devMail: true, wantLink: true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			env := newStaffEnv(t)
+			env.srv.cfg.DevMail = tt.devMail
+			env.addStaff("adam@gatehouse.example", forms.RoleAdmin)
+			reviewerPassword := env.addStaff("rita@gatehouse.example", forms.RoleReviewer)
+			reviewer := env.client()
+			reviewer.signIn("rita@gatehouse.example", reviewerPassword)
+
+			env.client().post("/staff/reset", url.Values{"email": {"adam@gatehouse.example"}})
+			var id string
+			if err := env.db.GetContext(t.Context(), &id, `SELECT id FROM outbox WHERE to_address = 'adam@gatehouse.example' AND kind = 'staff_password'`); err != nil {
+				t.Fatalf("find the reset mail: %v", err)
+			}
+
+			page := reviewer.get("/staff/outbox/" + id)
+			if page.Status != http.StatusOK {
+				t.Fatalf("outbox message: status %d, want 200", page.Status)
+			}
+			if got := strings.Contains(page.Body, "/staff/password/"); got != tt.wantLink {
+				t.Errorf("page shows the password link: %v, want %v", got, tt.wantLink)
+			}
+		})
+	}
+}
 
 // TestUnstorableTextIsClientError checks that a null character or invalid
 // UTF-8 in a form field or query, which PostgreSQL cannot store or
