@@ -34,6 +34,15 @@ type auditView struct {
 
 const auditPageSize = 100
 
+// SlugOf returns the slug of the tenant an event names, or "" when it
+// names none.
+func (v auditView) SlugOf(tenantID *string) string {
+	if tenantID == nil {
+		return ""
+	}
+	return v.Slugs[*tenantID]
+}
+
 // auditFilter reads the audit page's filters. An unknown tenant slug is
 // reported on the page instead of silently matching everything.
 func (h *staffHandlers) auditFilter(c *gin.Context) (tenants.AuditFilter, auditView, error) {

@@ -53,6 +53,28 @@ func TestOutboxHidesBodiesWithSMTP(t *testing.T) {
 	}
 }
 
+// TestAuditPageShowsTenantEvents checks that the audit page renders events
+// that name a tenant, with a link to the tenant.
+func TestAuditPageShowsTenantEvents(t *testing.T) {
+	t.Parallel()
+	env := newStaffEnv(t)
+	password := env.addStaff("adam@gatehouse.example", forms.RoleAdmin)
+	c := env.client()
+	c.signIn("adam@gatehouse.example", password)
+	if _, err := tenants.NewStore(env.db).Create(t.Context(), tenants.Tenant{Slug: "acme", Name: "Acme", Product: tenants.MealProgram}); err != nil {
+		t.Fatal(err)
+	}
+	c.post("/staff/tenants/acme/drop-locations", url.Values{"name": {"Lobby"}})
+
+	page := c.get("/staff/audit")
+	if page.Status != http.StatusOK {
+		t.Fatalf("audit page: status %d, want 200", page.Status)
+	}
+	if !strings.Contains(page.Body, `<a href="/staff/tenants/acme">acme</a>`) {
+		t.Errorf("audit page has no link to the tenant:\n%s", page.Body)
+	}
+}
+
 // TestUnstorableTextIsClientError checks that a null character or invalid
 // UTF-8 in a form field or query, which PostgreSQL cannot store or
 // compare, gets a 400 page instead of a 500, on public and staff pages.
