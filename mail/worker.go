@@ -259,11 +259,13 @@ func (w *Worker) deliver(ctx context.Context, l leased) error {
 	return w.markFailed(recordCtx, l, redactError(err, l.To))
 }
 
-// markSent records a delivery. The attempts check makes it a no-op when
-// the lease ran out and another worker claimed the message again.
+// markSent records a delivery and erases the bodies, whose links (a token
+// reveal, a password reset) would otherwise stay usable by anyone who
+// reads the table or a backup of it. The attempts check makes it a no-op
+// when the lease ran out and another worker claimed the message again.
 func (w *Worker) markSent(ctx context.Context, l leased) error {
 	result, err := w.db.ExecContext(ctx, `
-		UPDATE outbox SET state = 'sent', sent_at = $3, claimed_until = NULL
+		UPDATE outbox SET state = 'sent', sent_at = $3, claimed_until = NULL, text_body = '', html_body = ''
 		WHERE id = $1 AND attempts = $2 AND state = 'pending'`, l.ID, l.Attempt, w.Now())
 	if err != nil {
 		return database.Translate(fmt.Errorf("mark mail %d sent: %w", l.ID, err))

@@ -177,6 +177,7 @@ func TestWorkerDeliversMultipartMail(t *testing.T) {
 	server := startSMTPServer(t, serverOptions{})
 	w, clock, logs := newTestWorker(db, newTestSender(t, server.addr).Send)
 	id := enqueueTest(t, db, "ada@example.com")
+	want := getEntry(t, db, id)
 
 	deliverDue(t, w, 1)
 
@@ -191,7 +192,6 @@ func TestWorkerDeliversMultipartMail(t *testing.T) {
 		t.Errorf("envelope sender = %q, want noreply@gatehouse.test", got[0].From)
 	}
 
-	want := getEntry(t, db, id)
 	mail := parseMail(t, got[0].Data)
 	if diff := cmp.Diff(parsedMail{
 		From: `"Gatehouse" <noreply@gatehouse.test>`, To: "<ada@example.com>", Subject: want.Subject,
