@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/gatehouse-dev/gatehouse/tenants"
 )
 
 // maxSigningCerts bounds the certificates read from one IdP. IdPs publish one,
@@ -148,8 +150,8 @@ func describeCertificate(c *x509.Certificate) Certificate {
 	algorithm, bits := keyAlgorithm(c)
 	return Certificate{
 		DER:                c.Raw,
-		Subject:            c.Subject.String(),
-		Issuer:             c.Issuer.String(),
+		Subject:            tenants.FormatName(c.Subject),
+		Issuer:             tenants.FormatName(c.Issuer),
 		NotBefore:          c.NotBefore.UTC(),
 		NotAfter:           c.NotAfter.UTC(),
 		KeyAlgorithm:       algorithm,

@@ -142,7 +142,7 @@ func (s *Server) startAuthn(c *gin.Context, start authnStart) error {
 	if err := s.tenants.CreateSAMLRequest(ctx, pending); err != nil {
 		return err
 	}
-	s.log.InfoContext(ctx, "saml_request_sent", "tenant", start.Slug, "request_id", pending.ID,
+	s.log.InfoContext(ctx, "saml_request_sent", "tenant", start.Slug, "authn_request_id", pending.ID,
 		"test", pending.SetupRequestID != nil)
 
 	noStore(c)

@@ -3,7 +3,10 @@ package tenants
 import (
 	"context"
 	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -27,7 +30,7 @@ func (c IdPCertificate) Subject() string {
 	if err != nil {
 		return ""
 	}
-	return cert.Subject.String()
+	return FormatName(cert.Subject)
 }
 
 // Certificates lists a tenant's IdP signing certificates, soonest expiry first.
@@ -124,4 +127,38 @@ func intArray(values []int) any {
 		out[i] = int64(v)
 	}
 	return out
+}
+
+// oidEmailAddress is PKCS #9's emailAddress attribute, which IdPs such as
+// Okta put in their certificates' subjects.
+var oidEmailAddress = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 1}
+
+// FormatName formats a certificate name as crypto/x509 does, but prints
+// emailAddress as text, where pkix.Name.String prints the attribute's
+// object identifier and hex-encoded DER.
+func FormatName(n pkix.Name) string {
+	var emails []string
+	extra := []pkix.AttributeTypeAndValue{}
+	for _, atv := range n.Names {
+		if email, ok := atv.Value.(string); ok && atv.Type.Equal(oidEmailAddress) {
+			emails = append(emails, "emailAddress="+email)
+			continue
+		}
+		if !isNameField(atv.Type) {
+			extra = append(extra, atv)
+		}
+	}
+	// A non-nil ExtraNames makes String print the fields and these
+	// attributes only, instead of every parsed attribute.
+	n.ExtraNames = extra
+	return strings.Join(append([]string{n.String()}, emails...), ",")
+}
+
+// isNameField reports whether t is an attribute that pkix.Name has a field
+// for (2.5.4.3 to 2.5.4.11 and 2.5.4.17), which String prints by name.
+func isNameField(t asn1.ObjectIdentifier) bool {
+	if len(t) != 4 || t[0] != 2 || t[1] != 5 || t[2] != 4 {
+		return false
+	}
+	return (t[3] >= 3 && t[3] <= 11) || t[3] == 17
 }

@@ -76,6 +76,7 @@ func TestRunExitCodes(t *testing.T) {
 		want int
 	}{
 		{[]string{"help"}, 0},
+		{nil, 2},
 		{[]string{"no-such-command"}, 2},
 		{[]string{"staff", "add", "--help"}, 0},
 		{[]string{"staff", "add", "--bogus"}, 2},

@@ -47,9 +47,14 @@ func main() {
 }
 
 // run dispatches args to a command and returns the exit code: 0 on
-// success or help, 2 for usage errors, 1 for any other failure.
+// success or help, 2 for usage errors (no command at all among them), 1
+// for any other failure.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "help" || isHelpFlag(args[0]) {
+	if len(args) == 0 {
+		fmt.Fprintln(stderr, "gatehouse: no command given; run `gatehouse help` for the list")
+		return 2
+	}
+	if args[0] == "help" || isHelpFlag(args[0]) {
 		usage(stdout)
 		return 0
 	}
