@@ -22,6 +22,11 @@ type config struct {
 	Keyring     *secrets.Keyring
 	SMTPURL     string
 	MailFrom    string
+	// TrustedProxies are the addresses and CIDR ranges of the load
+	// balancers whose X-Forwarded-For header names the client. Without
+	// them the client is the TCP peer, so a client cannot choose the
+	// address that rate limits and the audit trail see.
+	TrustedProxies []string
 }
 
 // LogValue prints the configuration without secrets: the database URL
@@ -36,6 +41,9 @@ func (c config) LogValue() slog.Value {
 	}
 	if c.Keyring != nil {
 		attrs = append(attrs, slog.String("master_key_id", c.Keyring.CurrentID()))
+	}
+	if len(c.TrustedProxies) > 0 {
+		attrs = append(attrs, slog.String("trusted_proxies", strings.Join(c.TrustedProxies, ",")))
 	}
 	attrs = append(attrs, slog.Bool("smtp", c.SMTPURL != ""))
 	if c.SMTPURL != "" {
@@ -70,6 +78,7 @@ func loadConfig(getenv func(string) string, needs need) (config, error) {
 	}
 
 	var errs []error
+	var err error
 	if needs&needDatabase != 0 {
 		c.DatabaseURL = getenv("DATABASE_URL")
 		if c.DatabaseURL == "" {
@@ -88,6 +97,8 @@ func loadConfig(getenv func(string) string, needs need) (config, error) {
 	}
 	if needs&needServer != 0 {
 		errs = append(errs, c.loadMail(getenv))
+		c.TrustedProxies, err = parseTrustedProxies(getenv("GATEHOUSE_TRUSTED_PROXIES"))
+		errs = append(errs, err)
 		if _, _, err := net.SplitHostPort(c.Addr); err != nil {
 			errs = append(errs, fmt.Errorf("GATEHOUSE_ADDR %q is not host:port: %w", c.Addr, err))
 		}
@@ -175,6 +186,23 @@ func (c *config) loadMail(getenv func(string) string) error {
 		return errors.New("SMTP_URL is not a valid URL, for example smtp://user:password@mail.example.com:587")
 	}
 	return nil
+}
+
+// parseTrustedProxies reads GATEHOUSE_TRUSTED_PROXIES, a comma-separated
+// list of IP addresses and CIDR ranges.
+func parseTrustedProxies(raw string) ([]string, error) {
+	var out []string
+	for _, part := range strings.Split(raw, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		if _, _, err := net.ParseCIDR(part); err != nil && net.ParseIP(part) == nil {
+			return nil, fmt.Errorf("GATEHOUSE_TRUSTED_PROXIES: %q is not an IP address or CIDR range such as 10.0.0.0/8", part)
+		}
+		out = append(out, part)
+	}
+	return out, nil
 }
 
 func redactURL(raw string) string {

@@ -166,6 +166,13 @@ func (a *app) routes(portalSrv *portal.Server) http.Handler {
 
 	r := gin.New()
 	r.ContextWithFallback = true
+	// gin trusts X-Forwarded-For from every peer by default.
+	// loadConfig checked the list; should gin still reject it, no proxy
+	// is trusted.
+	if err := r.SetTrustedProxies(a.cfg.TrustedProxies); err != nil {
+		a.log.Error("set_trusted_proxies_failed", "error", err)
+		r.SetTrustedProxies(nil)
+	}
 	r.Use(requestID(), recovery(a.log), accessLog(a.log), securityHeaders(a.cfg.BaseURL.Scheme == "https"), crossOrigin(cop))
 
 	r.GET("/healthz", func(c *gin.Context) { c.String(http.StatusOK, "ok\n") })
