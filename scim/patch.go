@@ -55,6 +55,61 @@ func decodePatch(r *http.Request) (patchRequest, error) {
 	return req, nil
 }
 
+// activeOnly reports whether every operation only sets active, as the
+// deactivation and reactivation requests of Okta ({"op":"replace",
+// "value":{"active":false}}) and Entra ID ({"op":"Replace","path":"active",
+// "value":"False"}) do, and returns the value the last one sets. Anything
+// else, null included, goes through the general applier.
+func activeOnly(ops []patchOperation) (active, ok bool) {
+	for _, op := range ops {
+		if !strings.EqualFold(op.Op, "replace") && !strings.EqualFold(op.Op, "add") {
+			return false, false
+		}
+		raw := op.Value
+		if path := strings.TrimSpace(op.Path); path != "" {
+			if !strings.EqualFold(path, "active") {
+				return false, false
+			}
+		} else if raw, ok = singleActiveValue(raw); !ok {
+			return false, false
+		}
+		if active, ok = parseActive(raw); !ok {
+			return false, false
+		}
+	}
+	return active, len(ops) > 0
+}
+
+// singleActiveValue returns v from a path-less value {"active": v}.
+func singleActiveValue(raw json.RawMessage) (json.RawMessage, bool) {
+	var obj map[string]json.RawMessage
+	if json.Unmarshal(raw, &obj) != nil || len(obj) != 1 {
+		return nil, false
+	}
+	for key, v := range obj {
+		return v, strings.EqualFold(key, "active")
+	}
+	return nil, false
+}
+
+// parseActive reads true or false, also as a string in any case, as
+// coerce does for boolean attributes.
+func parseActive(raw json.RawMessage) (bool, bool) {
+	var v any
+	if json.Unmarshal(raw, &v) != nil {
+		return false, false
+	}
+	switch v := v.(type) {
+	case bool:
+		return v, true
+	case string:
+		if strings.EqualFold(v, "true") || strings.EqualFold(v, "false") {
+			return strings.EqualFold(v, "true"), true
+		}
+	}
+	return false, false
+}
+
 // patcher applies operations to doc, the resource as a JSON object.
 type patcher struct {
 	rt  *resourceType

@@ -423,6 +423,16 @@ func (s *Server) patchUser(w http.ResponseWriter, r *http.Request, c *call) erro
 	if err != nil {
 		return err
 	}
+	proj, err := parseProjection(userType, r.URL.Query())
+	if err != nil {
+		return err
+	}
+	if active, ok := activeOnly(req.Operations); ok {
+		if done, err := s.setActive(w, r, c, id, active, proj); done || err != nil {
+			return err
+		}
+	}
+
 	saved, err := s.rewriteUser(r, c, id, func(cur userRow) (*user, error) {
 		res, err := s.userFromStore(cur.User, nil)
 		if err != nil {
@@ -437,11 +447,31 @@ func (s *Server) patchUser(w http.ResponseWriter, r *http.Request, c *call) erro
 	if err != nil {
 		return err
 	}
-	proj, err := parseProjection(userType, r.URL.Query())
-	if err != nil {
-		return err
-	}
 	return s.writeUser(w, http.StatusOK, saved, proj)
+}
+
+// setActive serves a PATCH that only sets active, such as an IdP's
+// deactivation, with one statement instead of a read and a write. It
+// returns false and no error when the request needs the read-modify-write
+// path instead: SCIM does not manage the user yet, or If-Match names
+// another version, where that path returns 412 with the current one.
+func (s *Server) setActive(w http.ResponseWriter, r *http.Request, c *call, id string, active bool, proj projection) (bool, error) {
+	version, err := ifMatchVersion(r)
+	if err != nil {
+		return false, err
+	}
+	su, groups, err := s.store.SetUserActive(r.Context(), c.tenant.ID, id, active, tenants.Condition{SCIMTokenID: c.tokenID, Version: version})
+	switch {
+	case errors.Is(err, tenants.ErrUserNotManaged), errors.Is(err, tenants.ErrStale):
+		return false, nil
+	case err != nil:
+		return false, err
+	}
+	u, err := s.userFromStore(su, groups)
+	if err != nil {
+		return false, err
+	}
+	return true, writeResource(w, http.StatusOK, userType, u.Meta, u, proj)
 }
 
 // patchResource applies ops to a copy of res and decodes the result into out.

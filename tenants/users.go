@@ -294,25 +294,50 @@ func (s *Store) explainOr(ctx context.Context, table, tenantID, id string, c Con
 	return ErrStale
 }
 
-// SetUserActive activates or deactivates a user, keeping every attribute.
-// Deactivation ends the user's sessions in the same statement.
-func (s *Store) SetUserActive(ctx context.Context, tenantID, userID string, active bool, c Condition) (User, error) {
+// ErrUserNotManaged means SetUserActive wrote nothing because SCIM does
+// not manage the user yet: linking them takes a full write with
+// ReplaceUser.
+var ErrUserNotManaged = errors.New("user is not SCIM-managed")
+
+// SetUserActive activates or deactivates a SCIM-managed user in one
+// statement, keeping every other attribute, and returns the saved user and
+// the groups they belong to. A change bumps version and updated_at, and
+// setting the value the user already has keeps both. A user left inactive
+// loses their sessions. A failed condition returns its error (see
+// Condition), a deleted or missing user database.ErrNotFound, and a user
+// SCIM does not manage ErrUserNotManaged.
+func (s *Store) SetUserActive(ctx context.Context, tenantID, userID string, active bool, c Condition) (User, []GroupRef, error) {
 	cond, args := c.sql([]any{tenantID, userID, active}, "u.version")
-	var u User
-	err := sqlx.GetContext(ctx, s.db, &u, `
+	var row struct {
+		User
+		Groups []byte `db:"groups"`
+	}
+	err := s.getPrepared(ctx, &row, `
 		WITH saved AS (
-			UPDATE users u SET active = $3, version = u.version + 1, updated_at = now()
-			WHERE u.tenant_id = $1 AND u.id = $2 AND u.deleted_at IS NULL`+cond+`
+			UPDATE users u SET active = $3,
+				version = CASE WHEN u.active = $3 THEN u.version ELSE u.version + 1 END,
+				updated_at = CASE WHEN u.active = $3 THEN u.updated_at ELSE now() END
+			WHERE u.tenant_id = $1 AND u.id = $2 AND u.deleted_at IS NULL AND u.scim_managed`+cond+`
 			RETURNING u.*
 		), `+endSessionsSQL+`
-		SELECT `+UserColumns+` FROM saved`, args...)
+		SELECT `+UserColumns+`, (SELECT coalesce(json_agg(json_build_object('GroupID', g.id, 'DisplayName', g.display_name)
+			ORDER BY lower(g.display_name), g.id), '[]') FROM group_members gm JOIN groups g ON g.id = gm.group_id
+			WHERE gm.tenant_id = saved.tenant_id AND gm.user_id = saved.id) AS groups
+		FROM saved`, args...)
 	if database.IsNotFound(database.Translate(err)) {
-		return User{}, fmt.Errorf("set user active: %w", s.explainOr(ctx, "users", tenantID, userID, c))
+		if err := s.explain(ctx, "users", tenantID, userID, c); err != nil {
+			return User{}, nil, fmt.Errorf("set user active: %w", err)
+		}
+		return User{}, nil, fmt.Errorf("set user active: %w", ErrUserNotManaged)
 	}
 	if err != nil {
-		return User{}, fmt.Errorf("set user active: %w", database.Translate(err))
+		return User{}, nil, fmt.Errorf("set user active: %w", database.Translate(err))
 	}
-	return u, nil
+	var groups []GroupRef
+	if err := json.Unmarshal(row.Groups, &groups); err != nil {
+		return User{}, nil, fmt.Errorf("decode groups of user %s: %w", userID, err)
+	}
+	return row.User, groups, nil
 }
 
 // DeleteUser marks a user deleted: they can no longer sign in, their

@@ -1,0 +1,116 @@
+package tenants_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/gatehouse-dev/gatehouse/database"
+	"github.com/gatehouse-dev/gatehouse/pgtest"
+	"github.com/gatehouse-dev/gatehouse/tenants"
+)
+
+func TestSetUserActive(t *testing.T) {
+	t.Parallel()
+	db := pgtest.New(t)
+	store := tenants.NewStore(db)
+	ctx := context.Background()
+	tenant, tokenID := newTenant(t, store, "acme")
+	other, otherTokenID := newTenant(t, store, "globex")
+	cond := tenants.Condition{SCIMTokenID: tokenID}
+
+	user, _, err := store.CreateOrLinkUser(ctx, tenant.ID, tenants.UserFields{UserName: "pat@acme.example", GivenName: "Pat", Active: true}, cond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	group, err := store.CreateGroup(ctx, tenant.ID, "Kitchen", nil, cond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := store.AddGroupMembers(ctx, tenant.ID, group.ID, []string{user.ID}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ExecContext(ctx, `INSERT INTO sessions (id_hash, user_id, tenant_id, expires_at) VALUES ('\x01', $1, $2, now() + interval '1 hour')`, user.ID, tenant.ID); err != nil {
+		t.Fatal(err)
+	}
+
+	saved, groups, err := store.SetUserActive(ctx, tenant.ID, user.ID, false, cond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if saved.Active || saved.Version != user.Version+1 || !saved.UpdatedAt.After(user.UpdatedAt) || saved.GivenName != "Pat" {
+		t.Errorf("deactivated user = %+v; want inactive, version %d, a later updated_at and the name kept", saved, user.Version+1)
+	}
+	if diff := cmp.Diff([]tenants.GroupRef{{GroupID: group.ID, DisplayName: "Kitchen"}}, groups); diff != "" {
+		t.Errorf("groups (-want +got):\n%s", diff)
+	}
+	var sessions int
+	if err := db.GetContext(ctx, &sessions, `SELECT count(*) FROM sessions WHERE user_id = $1`, user.ID); err != nil || sessions != 0 {
+		t.Errorf("%d sessions left after deactivation (%v), want 0", sessions, err)
+	}
+
+	again, _, err := store.SetUserActive(ctx, tenant.ID, user.ID, false, tenants.Condition{SCIMTokenID: tokenID, Version: saved.Version})
+	if err != nil || again.Version != saved.Version || !again.UpdatedAt.Equal(saved.UpdatedAt) {
+		t.Errorf("setting the same value = version %d, updated_at %v, %v; want version %d and updated_at %v kept",
+			again.Version, again.UpdatedAt, err, saved.Version, saved.UpdatedAt)
+	}
+
+	tests := []struct {
+		name     string
+		tenantID string
+		userID   string
+		active   bool
+		cond     tenants.Condition
+		want     error
+	}{
+		{name: "stale version", tenantID: tenant.ID, userID: user.ID, active: true, cond: tenants.Condition{SCIMTokenID: tokenID, Version: user.Version}, want: tenants.ErrStale},
+		{name: "another tenant's user", tenantID: other.ID, userID: user.ID, active: true, cond: tenants.Condition{SCIMTokenID: otherTokenID}, want: database.ErrNotFound},
+		{name: "another tenant's token", tenantID: tenant.ID, userID: user.ID, active: true, cond: tenants.Condition{SCIMTokenID: otherTokenID}, want: tenants.ErrUnauthorized},
+		{name: "missing user", tenantID: tenant.ID, userID: "00000000-0000-4000-8000-000000000000", active: true, cond: cond, want: database.ErrNotFound},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, _, err := store.SetUserActive(ctx, tt.tenantID, tt.userID, tt.active, tt.cond); !errors.Is(err, tt.want) {
+				t.Errorf("SetUserActive = %v, want %v", err, tt.want)
+			}
+		})
+	}
+	if got, err := store.UserByID(ctx, tenant.ID, user.ID); err != nil || got.Active || got.Version != saved.Version {
+		t.Errorf("user after rejected writes = %+v, %v; want unchanged at version %d", got, err, saved.Version)
+	}
+}
+
+func TestSetUserActiveUnmanagedUser(t *testing.T) {
+	t.Parallel()
+	db := pgtest.New(t)
+	store := tenants.NewStore(db)
+	ctx := context.Background()
+	tenant, tokenID := newTenant(t, store, "acme")
+	var id string
+	if err := db.GetContext(ctx, &id, `INSERT INTO users (tenant_id, user_name) VALUES ($1, 'lee@acme.example') RETURNING id`, tenant.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := store.SetUserActive(ctx, tenant.ID, id, false, tenants.Condition{SCIMTokenID: tokenID}); !errors.Is(err, tenants.ErrUserNotManaged) {
+		t.Errorf("SetUserActive on a user SCIM does not manage = %v, want ErrUserNotManaged", err)
+	}
+}
+
+func TestSetUserActiveRevokedToken(t *testing.T) {
+	t.Parallel()
+	db := pgtest.New(t)
+	store := tenants.NewStore(db)
+	ctx := context.Background()
+	tenant, tokenID := newTenant(t, store, "acme")
+	user, _, err := store.CreateOrLinkUser(ctx, tenant.ID, tenants.UserFields{UserName: "pat@acme.example", Active: true}, tenants.Condition{SCIMTokenID: tokenID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := store.RevokeToken(ctx, tenant.ID, tokenID); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := store.SetUserActive(ctx, tenant.ID, user.ID, false, tenants.Condition{SCIMTokenID: tokenID}); !errors.Is(err, tenants.ErrUnauthorized) {
+		t.Errorf("SetUserActive with a revoked token = %v, want ErrUnauthorized", err)
+	}
+}
