@@ -1,6 +1,7 @@
 package portal
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"strings"
@@ -112,30 +113,22 @@ func (s *Server) signInLimited(c *gin.Context, emailHash []byte) (bool, error) {
 	return true, userError(http.StatusTooManyRequests, "Too many failed sign-ins. Wait 15 minutes and try again.", nil)
 }
 
-// redirectToRequiredSSO sends the user to SSO when their account, or
-// their email domain, belongs to a tenant that requires it.
+// redirectToRequiredSSO sends the user to SSO when their email domain
+// belongs to a tenant that requires it, or, for a domain no such tenant
+// has, when their account is in a tenant that requires it and they have
+// no password account elsewhere.
 func (s *Server) redirectToRequiredSSO(c *gin.Context, form loginPage, candidates []tenants.SignInCandidate) (bool, error) {
 	ctx := c.Request.Context()
-	domainTenants, err := s.tenants.RequireSSOTenantsForDomain(ctx, form.Email[strings.LastIndexByte(form.Email, '@')+1:])
+	required, err := s.tenants.RequireSSOTenantsForDomain(ctx, form.Email[strings.LastIndexByte(form.Email, '@')+1:])
 	if err != nil {
 		return false, err
 	}
-	seen := map[string]bool{}
-	var required []tenants.Tenant
-	for _, t := range domainTenants {
-		seen[t.ID] = true
-		required = append(required, t)
-	}
-	for _, cand := range candidates {
-		if cand.RequireSSO && !seen[cand.TenantID] {
-			t, err := s.tenants.ByID(ctx, cand.TenantID)
-			if err != nil {
-				return false, err
-			}
-			seen[t.ID] = true
-			required = append(required, t)
+	if len(required) == 0 && !anyPasswordOutsideSSO(candidates) {
+		if required, err = s.candidateSSOTenants(ctx, candidates); err != nil {
+			return false, err
 		}
 	}
+
 	switch len(required) {
 	case 0:
 		return false, nil
@@ -147,6 +140,39 @@ func (s *Server) redirectToRequiredSSO(c *gin.Context, form loginPage, candidate
 		return true, redirect(c, target)
 	}
 	return true, s.renderSSORequired(c, required, form.Next)
+}
+
+// anyPasswordOutsideSSO reports whether one of the candidates can sign in
+// with a password, in a tenant that does not require SSO. Such a user's
+// password sign-in must not be sent to another tenant's IdP only because
+// that tenant provisioned an account with the same email: a tenant decides
+// where sign-ins go only for the email domains staff approved for it.
+func anyPasswordOutsideSSO(candidates []tenants.SignInCandidate) bool {
+	for _, cand := range candidates {
+		if !cand.RequireSSO && cand.PasswordHash != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// candidateSSOTenants returns, once each, the tenants of the candidates
+// that require SSO.
+func (s *Server) candidateSSOTenants(ctx context.Context, candidates []tenants.SignInCandidate) ([]tenants.Tenant, error) {
+	seen := map[string]bool{}
+	var out []tenants.Tenant
+	for _, cand := range candidates {
+		if !cand.RequireSSO || seen[cand.TenantID] {
+			continue
+		}
+		t, err := s.tenants.ByID(ctx, cand.TenantID)
+		if err != nil {
+			return nil, err
+		}
+		seen[t.ID] = true
+		out = append(out, t)
+	}
+	return out, nil
 }
 
 // loginWithoutPassword sends a user whose company has SSO there when they

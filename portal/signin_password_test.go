@@ -33,10 +33,10 @@ func (env *signinEnv) approveDomains(t tenants.Tenant, domains ...string) {
 	env.exec(`
 		INSERT INTO setup_requests (reference, state, company_name, email_domains, product, contact_name, contact_email,
 		    idp_entity_id, sso_url, sso_binding, certificates, scim_requested, require_sso, autoprovision,
-		    status_hash, tenant_slug, status_expires_at, tenant_id)
+		    tenant_slug, tenant_id)
 		VALUES ($1, 'approved', $2, $3, 'meal_program', 'Ida', 'ida@'||$4, 'https://idp.example', 'https://idp.example/sso',
-		    'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect', '{}', false, true, false, $5, $6, now() + interval '1 day', $7)`,
-		"GH-"+t.Slug, t.Name, pq.StringArray(domains), domains[0], secrets.NewLinkSecret().Hash(), t.Slug, t.ID)
+		    'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect', '{}', false, true, false, $5, $6)`,
+		"GH-"+t.Slug, t.Name, pq.StringArray(domains), domains[0], t.Slug, t.ID)
 }
 
 func login(b *browser, env *signinEnv, email, password string) testPage {
@@ -91,6 +91,24 @@ func TestLoginChoosesAmongSSOCompanies(t *testing.T) {
 	resp := login(env.newBrowser(), env, "ada@acme.test", "")
 	if resp.Status != http.StatusOK || !strings.Contains(resp.Body, `href="/sso/acme"`) || !strings.Contains(resp.Body, `href="/sso/acme-market"`) {
 		t.Errorf("/login = %d, want a choice of both companies:\n%s", resp.Status, resp.Body)
+	}
+}
+
+func TestLoginNotHijackedByOtherTenant(t *testing.T) {
+	t.Parallel()
+	env := newSigninEnv(t, envOptions{})
+	bob := env.addUser(env.tenant, "bob@beta.example", "bob@beta.example")
+	env.setPassword(bob, testPassword)
+	other := env.createTenant("mallory", "Mallory Inc", tenants.Settings{RequireSSO: true})
+	env.addUser(other, "bob@beta.example", "bob@beta.example")
+	b := env.newBrowser()
+
+	resp := login(b, env, "bob@beta.example", testPassword)
+	if resp.Status != http.StatusSeeOther || resp.Location != "/account" {
+		t.Fatalf("/login = %d %q, want 303 /account in Bob's own tenant, not another tenant's SSO", resp.Status, resp.Location)
+	}
+	if status, me := env.me(b); status != http.StatusOK || me["tenant"] != "acme" {
+		t.Errorf("/me = %d %v, want tenant acme", status, me)
 	}
 }
 
