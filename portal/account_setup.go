@@ -57,6 +57,7 @@ func (s *Server) accountSetupPage(c *gin.Context, user tenants.User, t tenants.T
 // way to SSO when the tenant requires it.
 func (s *Server) accountSetupForm(c *gin.Context) error {
 	noStore(c)
+	c.Header("Referrer-Policy", "no-referrer")
 	user, t, err := s.accountSetupLink(c)
 	if err != nil {
 		return err
@@ -75,6 +76,7 @@ func (s *Server) accountSetupForm(c *gin.Context) error {
 // link up and signs the user in.
 func (s *Server) accountSetup(c *gin.Context) error {
 	noStore(c)
+	c.Header("Referrer-Policy", "no-referrer")
 	user, t, err := s.accountSetupLink(c)
 	if err != nil {
 		return err

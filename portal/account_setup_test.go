@@ -32,6 +32,9 @@ func TestAccountSetupSetsPassword(t *testing.T) {
 	if form.Status != http.StatusOK || !strings.Contains(form.Body, `name="password"`) || !strings.Contains(form.Body, `href="/sso/acme"`) {
 		t.Fatalf("set-up page = %d, want a password form and the SSO option:\n%s", form.Status, form.Body)
 	}
+	if got := form.Header.Get("Referrer-Policy"); got != "no-referrer" {
+		t.Errorf("set-up page Referrer-Policy = %q, want no-referrer, so the link secret never leaves in a Referer", got)
+	}
 	cases := []struct {
 		name, password, confirm string
 		wantStatus              int
