@@ -77,15 +77,20 @@ func rewrapOneBatch(ctx context.Context, tx *sqlx.Tx, ring *secrets.Keyring) (in
 	return len(rows), nil
 }
 
-// KeyUsage counts the sealed deliveries under each master key ID. A key
-// that no longer appears can be removed from the configuration.
+// KeyUsage counts the sealed records (token deliveries and the SAML SP
+// key) under each master key ID. A key that no longer appears can be
+// removed from the configuration.
 func (s *Store) KeyUsage(ctx context.Context) (map[string]int, error) {
 	var rows []struct {
 		KeyID string `db:"key_id"`
 		N     int    `db:"n"`
 	}
 	err := sqlx.SelectContext(ctx, s.db, &rows, `
-		SELECT key_id, count(*) AS n FROM token_deliveries WHERE ciphertext IS NOT NULL GROUP BY key_id`)
+		SELECT key_id, count(*) AS n FROM (
+			SELECT key_id FROM token_deliveries WHERE ciphertext IS NOT NULL
+			UNION ALL
+			SELECT key_id FROM saml_sp_keys
+		) sealed GROUP BY key_id`)
 	if err != nil {
 		return nil, fmt.Errorf("count deliveries by key: %w", database.Translate(err))
 	}
@@ -94,4 +99,36 @@ func (s *Store) KeyUsage(ctx context.Context) (map[string]int, error) {
 		out[row.KeyID] = row.N
 	}
 	return out, nil
+}
+
+// RewrapSPKey moves the SAML service provider's sealed private key to the
+// keyring's current master key. It reports whether it moved the key: false
+// when there is no SP key yet or it is already under the current key.
+func (s *Store) RewrapSPKey(ctx context.Context, ring *secrets.Keyring) (bool, error) {
+	var row struct {
+		KeyID   string `db:"key_id"`
+		DataKey []byte `db:"data_key"`
+	}
+	err := sqlx.GetContext(ctx, s.db, &row, `SELECT key_id, data_key FROM saml_sp_keys WHERE id = 1`)
+	if database.IsNotFound(database.Translate(err)) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("get SP key: %w", database.Translate(err))
+	}
+	if row.KeyID == ring.CurrentID() {
+		return false, nil
+	}
+
+	moved, err := ring.Rewrap(secrets.Sealed{KeyID: row.KeyID, DataKey: row.DataKey})
+	if err != nil {
+		return false, fmt.Errorf("rewrap SP key: %w", err)
+	}
+	// The key_id condition makes a concurrent rewrap of the same key a no-op.
+	_, err = s.db.ExecContext(ctx, `UPDATE saml_sp_keys SET key_id = $2, data_key = $3 WHERE id = 1 AND key_id = $1`,
+		row.KeyID, moved.KeyID, moved.DataKey)
+	if err != nil {
+		return false, fmt.Errorf("store rewrapped SP key: %w", database.Translate(err))
+	}
+	return true, nil
 }

@@ -100,3 +100,46 @@ func TestRevokeVoidsDeliveries(t *testing.T) {
 		t.Errorf("RevealDelivery after revoke = %v, want ErrDeliveryVoided", err)
 	}
 }
+
+func TestRewrapSPKeyKeepsItReadable(t *testing.T) {
+	t.Parallel()
+	db := pgtest.New(t)
+	store := tenants.NewStore(db)
+	oldRing, oldKey := newRing(t)
+	aad := []byte("saml sp key")
+
+	if moved, err := store.RewrapSPKey(t.Context(), oldRing); err != nil || moved {
+		t.Fatalf("RewrapSPKey without a key = %v, %v; want false, nil", moved, err)
+	}
+	key, err := secrets.NewSAMLKey("gatehouse test", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealed, err := oldRing.SealSAMLKey(key, aad)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := store.CreateSPKey(t.Context(), key.Certificate(), sealed); err != nil {
+		t.Fatal(err)
+	}
+
+	newRing, newKey := newRing(t, oldKey)
+	if moved, err := store.RewrapSPKey(t.Context(), newRing); err != nil || !moved {
+		t.Fatalf("RewrapSPKey = %v, %v; want true, nil", moved, err)
+	}
+	usage, err := store.KeyUsage(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(map[string]int{newKey.ID(): 1}, usage); diff != "" {
+		t.Errorf("KeyUsage (-want +got):\n%s", diff)
+	}
+
+	cert, stored, err := store.SPKey(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := secrets.NewKeyring(newKey).OpenSAMLKey(stored, aad, cert); err != nil {
+		t.Errorf("the SP key does not open under the new master key alone: %v", err)
+	}
+}

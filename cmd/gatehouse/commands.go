@@ -147,7 +147,8 @@ func runKeysRotate(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.Usage = func() {
 		fmt.Fprintln(stdout, "Usage: gatehouse keys rotate")
 		fmt.Fprintln(stdout, "Set GATEHOUSE_MASTER_KEY to the new key and GATEHOUSE_OLD_MASTER_KEYS to the")
-		fmt.Fprintln(stdout, "previous ones; every sealed delivery is re-wrapped under the new key.")
+		fmt.Fprintln(stdout, "previous ones; every sealed token delivery and the SAML service provider key")
+		fmt.Fprintln(stdout, "are re-wrapped under the new key. It then lists the keys still in use.")
 	}
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -158,11 +159,29 @@ func runKeysRotate(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	defer db.Close()
 
-	n, err := tenants.NewStore(db).RewrapDeliveries(ctx, cfg.Keyring)
+	store := tenants.NewStore(db)
+	n, err := store.RewrapDeliveries(ctx, cfg.Keyring)
+	if err != nil {
+		return err
+	}
+	spMoved, err := store.RewrapSPKey(ctx, cfg.Keyring)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "re-wrapped %d deliveries under master key %s\n", n, cfg.Keyring.CurrentID())
+	if spMoved {
+		fmt.Fprintln(stdout, "re-wrapped the SAML service provider key")
+	}
+
+	usage, err := store.KeyUsage(ctx)
+	if err != nil {
+		return err
+	}
+	for id, count := range usage {
+		if id != cfg.Keyring.CurrentID() {
+			fmt.Fprintf(stdout, "master key %s still seals %d records; run keys rotate again before retiring it\n", id, count)
+		}
+	}
 	return nil
 }
 
