@@ -132,7 +132,7 @@ func storeRequests(ctx context.Context, db *sqlx.DB) error {
 	_, err = db.ExecContext(ctx, `
 		INSERT INTO setup_requests (reference, state, company_name, email_domains, product, contact_name, contact_email,
 			idp_entity_id, sso_url, sso_binding, certificates, scim_requested, require_sso, autoprovision,
-			status_hash, tenant_slug, status_expires_at, claimed_by, created_at, submitted_at)
+			tenant_slug, claimed_by, created_at, submitted_at)
 		SELECT 'GH-' || to_char(i, 'FM00000') || '-' || upper(substr(md5(i::text), 1, 4)),
 			(ARRAY['submitted', 'submitted', 'submitted', 'submitted', 'submitted', 'in_review', 'in_review',
 				'changes_requested', 'approved', 'rejected'])[i % 10 + 1],
@@ -141,7 +141,7 @@ func storeRequests(ctx context.Context, db *sqlx.DB) error {
 			'Contact ' || i, 'it' || i || '@company' || i || '.example',
 			'https://idp.company' || i || '.example/entity', 'https://idp.company' || i || '.example/sso',
 			'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect', ARRAY['\x3082'::bytea], i % 2 = 0, false, false,
-			sha256(('status' || i)::bytea), 'company-' || i, now() + interval '30 days',
+			'company-' || i,
 			CASE WHEN i % 10 = 5 THEN $1::uuid END,
 			now() - make_interval(mins => $2 - i + 60), now() - make_interval(mins => $2 - i)
 		FROM generate_series(1, $2) AS i`, claimer, storedRequests)

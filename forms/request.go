@@ -141,11 +141,6 @@ func (s *Store) Get(ctx context.Context, id string) (Request, error) {
 	return getRequest(ctx, s.db, `id = $1`, id)
 }
 
-// ByStatusHash returns the request whose private status link has this hash.
-func (s *Store) ByStatusHash(ctx context.Context, hash []byte) (Request, error) {
-	return getRequest(ctx, s.db, `status_hash = $1`, hash)
-}
-
 func getRequest(ctx context.Context, q sqlx.QueryerContext, where string, arg any) (Request, error) {
 	var r Request
 	err := sqlx.GetContext(ctx, q, &r, `SELECT `+RequestColumns+` FROM setup_requests WHERE `+where, arg)

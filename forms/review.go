@@ -220,10 +220,11 @@ func activationFor(ctx context.Context, tx *sqlx.Tx, r Request, slug string, act
 	return in
 }
 
-// mailStatus emails the contact the request's new state with a renewed
-// status link, since only the hash of the current one is stored.
+// mailStatus emails the contact the request's new state with a status link
+// of its own, since only the hashes of earlier links are stored. The
+// earlier links keep working.
 func (w *Workflow) mailStatus(ctx context.Context, tx *sqlx.Tx, r Request, note string) error {
-	secret, err := RenewStatusLink(ctx, tx, r.ID, w.cfg.Now())
+	secret, err := addStatusLink(ctx, tx, r.ID, w.cfg.Now())
 	if err != nil {
 		return err
 	}

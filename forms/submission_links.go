@@ -17,40 +17,59 @@ import (
 // covers, newest first, so one form post sends at most this many mails.
 const maxResendRequests = 5
 
-// linkState holds a request's link columns, which Request leaves out.
-type linkState struct {
+// verifyLinkState holds a request's verification link column, which
+// Request leaves out.
+type verifyLinkState struct {
 	VerifyExpiresAt *time.Time `db:"verify_expires_at"`
-	StatusExpiresAt time.Time  `db:"status_expires_at"`
 }
 
-type requestWithLinks struct {
+type requestWithVerifyLink struct {
 	Request
-	linkState
+	verifyLinkState
 }
 
-func getWithLinks(ctx context.Context, q sqlx.QueryerContext, where string, arg any) (requestWithLinks, error) {
-	var r requestWithLinks
-	err := sqlx.GetContext(ctx, q, &r, `SELECT `+RequestColumns+`, verify_expires_at, status_expires_at
-		FROM setup_requests WHERE `+where, arg)
+// getByVerifyLink reads the request with this verification link, locked
+// for update when q is a transaction that changes it.
+func getByVerifyLink(ctx context.Context, q sqlx.QueryerContext, secret secrets.LinkSecret, forUpdate bool) (requestWithVerifyLink, error) {
+	query := `SELECT ` + RequestColumns + `, verify_expires_at FROM setup_requests WHERE verify_hash = $1`
+	if forUpdate {
+		query += ` FOR UPDATE`
+	}
+	var r requestWithVerifyLink
+	err := sqlx.GetContext(ctx, q, &r, query, secret.Hash())
 	if err != nil {
 		err = database.Translate(err)
 		if database.IsNotFound(err) {
-			return requestWithLinks{}, ErrContactLinkInvalid
+			return requestWithVerifyLink{}, ErrContactLinkInvalid
 		}
-		return requestWithLinks{}, fmt.Errorf("get setup request: %w", err)
+		return requestWithVerifyLink{}, fmt.Errorf("get setup request: %w", err)
 	}
 	return r, nil
 }
 
-// StatusLink returns the request whose private status link has this secret.
-// It returns ErrContactLinkInvalid for an unknown or replaced link and
-// ErrContactLinkExpired for one past StatusLinkLifetime.
+// StatusLink returns the request that this status link belongs to, in any
+// state: a withdrawn or decided request still has its status page. It
+// returns ErrContactLinkInvalid for an unknown link, or one that the
+// contact replaced by asking for new links, and ErrContactLinkExpired for
+// one past StatusLinkLifetime.
 func (s *Store) StatusLink(ctx context.Context, secret secrets.LinkSecret, now time.Time) (Request, error) {
-	r, err := getWithLinks(ctx, s.db, `status_hash = $1`, secret.Hash())
-	if err != nil {
-		return Request{}, err
+	var r struct {
+		Request
+		ExpiresAt time.Time `db:"link_expires_at"`
 	}
-	if !now.Before(r.StatusExpiresAt) {
+	err := sqlx.GetContext(ctx, s.db, &r, `
+		SELECT `+RequestColumns+`, link_expires_at
+		FROM setup_requests JOIN (
+		    SELECT request_id, expires_at AS link_expires_at FROM status_links WHERE hash = $1
+		) link ON link.request_id = setup_requests.id`, secret.Hash())
+	if err != nil {
+		err = database.Translate(err)
+		if database.IsNotFound(err) {
+			return Request{}, ErrContactLinkInvalid
+		}
+		return Request{}, fmt.Errorf("get setup request by status link: %w", err)
+	}
+	if !now.Before(r.ExpiresAt) {
 		return Request{}, ErrContactLinkExpired
 	}
 	return r.Request, nil
@@ -61,7 +80,7 @@ func (s *Store) StatusLink(ctx context.Context, secret secrets.LinkSecret, now t
 // link's lifetime, so the page can say it is already confirmed; an
 // unverified one past VerifyLinkLifetime is ErrContactLinkExpired.
 func (s *Store) VerifyLink(ctx context.Context, secret secrets.LinkSecret, now time.Time) (Request, error) {
-	r, err := getWithLinks(ctx, s.db, `verify_hash = $1`, secret.Hash())
+	r, err := getByVerifyLink(ctx, s.db, secret, false)
 	if err != nil {
 		return Request{}, err
 	}
@@ -78,7 +97,7 @@ func (s *Store) VerifyLink(ctx context.Context, secret secrets.LinkSecret, now t
 func (s *Store) Verify(ctx context.Context, secret secrets.LinkSecret, now time.Time) (Request, error) {
 	var out Request
 	err := database.WithTx(ctx, s.db, func(tx *sqlx.Tx) error {
-		r, err := getWithLinks(ctx, tx, `verify_hash = $1 FOR UPDATE`, secret.Hash())
+		r, err := getByVerifyLink(ctx, tx, secret, true)
 		if err != nil {
 			return err
 		}
@@ -150,7 +169,7 @@ func (s *Store) Resubmit(ctx context.Context, r Request, sub Submission, note st
 func saveRevision(ctx context.Context, tx *sqlx.Tx, r Request) error {
 	_, err := tx.ExecContext(ctx, `
 		INSERT INTO request_revisions (request_id, version, request)
-		SELECT id, version, to_jsonb(r) - 'status_hash' - 'verify_hash' FROM setup_requests r WHERE id = $1`, r.ID)
+		SELECT id, version, to_jsonb(r) - 'verify_hash' FROM setup_requests r WHERE id = $1`, r.ID)
 	if err != nil {
 		return fmt.Errorf("save request revision: %w", database.Translate(err))
 	}
@@ -178,7 +197,8 @@ func updateSubmission(ctx context.Context, tx *sqlx.Tx, r Request, sub Submissio
 // ResendLinks mails new links for the most recent requests of the address
 // email (at most maxResendRequests, withdrawn ones left out): a new
 // verification link for unverified requests and a new status link for
-// every one. The older links stop working. It returns how many mails it
+// every one. Every older link of those requests stops working, since a
+// contact asks for new links when one leaked. It returns how many mails it
 // enqueued; callers should not tell the visitor, so the form does not
 // reveal which addresses have requests.
 func (s *Store) ResendLinks(ctx context.Context, email string, links ContactLinks, now time.Time) (int, error) {
@@ -204,7 +224,7 @@ func (s *Store) ResendLinks(ctx context.Context, email string, links ContactLink
 }
 
 func resendRequestLinks(ctx context.Context, tx *sqlx.Tx, r Request, links ContactLinks, now time.Time) error {
-	status, err := RenewStatusLink(ctx, tx, r.ID, now)
+	status, err := replaceStatusLinks(ctx, tx, r.ID, now)
 	if err != nil {
 		return err
 	}

@@ -17,16 +17,17 @@ import (
 // ActorContact names the IT contact in a request's history.
 const ActorContact = "contact"
 
-// Lifetimes of the links mailed to the contact. A new link (re-sent, or
-// renewed for a status mail) replaces the older one of its kind.
+// Lifetimes of the links mailed to the contact. Each status mail carries a
+// status link of its own, and the links of earlier mails keep working until
+// they expire. A re-sent link replaces the older ones of its kind.
 const (
 	VerifyLinkLifetime = 48 * time.Hour
 	StatusLinkLifetime = 30 * 24 * time.Hour
 )
 
 var (
-	// ErrContactLinkInvalid means no request has the link: it was mistyped, or a
-	// newer link replaced it.
+	// ErrContactLinkInvalid means no request has the link: it was mistyped,
+	// or the contact asked for new links since.
 	ErrContactLinkInvalid = errors.New("link not valid")
 	// ErrContactLinkExpired means the link's lifetime is over; the contact can ask
 	// for a new one.
@@ -53,8 +54,12 @@ func (s *Store) Create(ctx context.Context, sub Submission, links ContactLinks, 
 		}
 		sub.TenantSlug = slug
 
-		status, verify := secrets.NewLinkSecret(), secrets.NewLinkSecret()
-		out, err = insertRequest(ctx, tx, sub, status, verify, now)
+		verify := secrets.NewLinkSecret()
+		out, err = insertRequest(ctx, tx, sub, verify, now)
+		if err != nil {
+			return err
+		}
+		status, err := addStatusLink(ctx, tx, out.ID, now)
 		if err != nil {
 			return err
 		}
@@ -87,17 +92,17 @@ func (s *Store) slugRace(ctx context.Context, sub Submission, exceptRequestID st
 	return &SlugTakenError{Slug: slug, Suggestion: suggestion}
 }
 
-func insertRequest(ctx context.Context, tx *sqlx.Tx, sub Submission, status, verify secrets.LinkSecret, now time.Time) (Request, error) {
-	args := append([]any{NewReference(), sub.ContactEmail, status.Hash(), verify.Hash(),
-		now.Add(VerifyLinkLifetime), now.Add(StatusLinkLifetime)}, submissionValues(sub)...)
+func insertRequest(ctx context.Context, tx *sqlx.Tx, sub Submission, verify secrets.LinkSecret, now time.Time) (Request, error) {
+	args := append([]any{NewReference(), sub.ContactEmail, verify.Hash(), now.Add(VerifyLinkLifetime)},
+		submissionValues(sub)...)
 	var out Request
 	err := sqlx.GetContext(ctx, tx, &out, `
-		INSERT INTO setup_requests (reference, state, contact_email, status_hash, verify_hash, verify_expires_at,
-		    status_expires_at, company_name, email_domains, product, contact_name, contact_phone, metadata_xml,
+		INSERT INTO setup_requests (reference, state, contact_email, verify_hash, verify_expires_at,
+		    company_name, email_domains, product, contact_name, contact_phone, metadata_xml,
 		    idp_entity_id, sso_url, sso_binding, certificates, metadata_report, scim_requested, require_sso,
 		    autoprovision, notes, tenant_slug, contact_outside_domains, idp_vendor)
 		VALUES ($1, 'unverified', $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
-		    $19, $20, $21, $22, $23, $24)
+		    $19, $20, $21, $22)
 		RETURNING `+RequestColumns, args...)
 	if err != nil {
 		return Request{}, fmt.Errorf("insert setup request: %w", database.Translate(err))
@@ -161,21 +166,28 @@ func enqueueStatusMail(ctx context.Context, tx *sqlx.Tx, r Request, note string,
 	return nil
 }
 
-// RenewStatusLink gives the request a new status link, valid for
+// addStatusLink gives the request one more status link, valid for
 // StatusLinkLifetime from now, and returns its secret for a mail. The
-// previous status link stops working. Staff mails about a decision call it
-// in the decision's transaction, because only the hash of a link is stored
-// and the contact's current link cannot be mailed again.
-func RenewStatusLink(ctx context.Context, tx *sqlx.Tx, requestID string, now time.Time) (secrets.LinkSecret, error) {
+// request's other status links keep working, so every mail the contact
+// was sent leads to the status page until its own link expires. Only the
+// hash of a link is stored, so each mail about a request needs a new link.
+func addStatusLink(ctx context.Context, tx *sqlx.Tx, requestID string, now time.Time) (secrets.LinkSecret, error) {
 	secret := secrets.NewLinkSecret()
-	res, err := tx.ExecContext(ctx, `
-		UPDATE setup_requests SET status_hash = $2, status_expires_at = $3 WHERE id = $1`,
-		requestID, secret.Hash(), now.Add(StatusLinkLifetime))
+	_, err := tx.ExecContext(ctx, `
+		INSERT INTO status_links (hash, request_id, expires_at, created_at) VALUES ($1, $2, $3, $4)`,
+		secret.Hash(), requestID, now.Add(StatusLinkLifetime), now)
 	if err != nil {
-		return "", fmt.Errorf("renew status link: %w", database.Translate(err))
-	}
-	if n, _ := res.RowsAffected(); n != 1 {
-		return "", fmt.Errorf("renew status link: %w", database.ErrNotFound)
+		return "", fmt.Errorf("add status link: %w", database.Translate(err))
 	}
 	return secret, nil
+}
+
+// replaceStatusLinks ends every status link of the request and returns a
+// new one, for a contact who asked for new links because an old one may
+// have leaked.
+func replaceStatusLinks(ctx context.Context, tx *sqlx.Tx, requestID string, now time.Time) (secrets.LinkSecret, error) {
+	if _, err := tx.ExecContext(ctx, `DELETE FROM status_links WHERE request_id = $1`, requestID); err != nil {
+		return "", fmt.Errorf("delete status links: %w", database.Translate(err))
+	}
+	return addStatusLink(ctx, tx, requestID, now)
 }

@@ -295,3 +295,51 @@ func TestSetupStatusShowsConnectionTest(t *testing.T) {
 		}
 	}
 }
+
+func TestSetupStatusLinksOutliveDecisions(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name     string
+		decision forms.State
+		note     string
+		want     string // on the status page after the decision
+	}{
+		{"approved", forms.StateApproved, "", "Your request is approved."},
+		{"rejected", forms.StateRejected, "We only onboard paying customers.", "We could not approve this request."},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			env := newSetupEnv(t)
+			verify, mailed := env.submitValid(validForm(t), "192.0.2.57")
+			env.postURLEncoded(verify, url.Values{}, "192.0.2.57")
+
+			env.now = setupClock.Add(24 * time.Hour)
+			env.decide(env.onlyRequest(), tc.decision, tc.note)
+			var decided string
+			for _, m := range env.mails() {
+				if m.Kind == "request_status" {
+					_, decided = links(t, m)
+				}
+			}
+
+			for name, path := range map[string]string{"verification mail": mailed, "decision mail": decided} {
+				rec := env.get(path)
+				if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), tc.want) {
+					t.Errorf("%s link after the decision: status %d, want 200 with %q", name, rec.Code, tc.want)
+				}
+				if strings.Contains(rec.Body.String(), "/withdraw") {
+					t.Errorf("%s link after the decision offers to withdraw", name)
+				}
+			}
+
+			env.now = setupClock.Add(forms.StatusLinkLifetime + time.Minute)
+			if rec := env.get(mailed); rec.Code != http.StatusGone || !strings.Contains(rec.Body.String(), "This link has expired") {
+				t.Errorf("verification mail's link after its lifetime: status %d, want 410", rec.Code)
+			}
+			if rec := env.get(decided); rec.Code != http.StatusOK {
+				t.Errorf("decision mail's link, sent a day later: status %d, want 200 until its own expiry", rec.Code)
+			}
+		})
+	}
+}

@@ -188,13 +188,13 @@ func (env *staffEnv) seedRequest(o seedOptions) forms.Request {
 	err := env.db.GetContext(env.t.Context(), &id, `
 		INSERT INTO setup_requests (reference, state, company_name, email_domains, product, contact_name, contact_email,
 		    idp_entity_id, sso_url, sso_binding, certificates, scim_requested, require_sso, autoprovision,
-		    status_hash, tenant_slug, status_expires_at, verified_at, submitted_at)
+		    tenant_slug, verified_at, submitted_at)
 		VALUES ($1, $2, $3, '{acme.example}', $4, 'Ana Admin', 'ana@acme.example', 'https://idp.acme.example/entity',
 		    'https://idp.acme.example/sso', 'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect', $5, $6, true, false,
-		    $7, $8, now() + interval '30 days', now(), now() - interval '2 hours')
+		    $7, now(), now() - interval '2 hours')
 		RETURNING id`,
 		forms.NewReference(), o.State, o.Company, o.Product, pq.ByteaArray{staffTestCertificate(env.t, 90*24*time.Hour)},
-		o.SCIM, secrets.NewLinkSecret().Hash(), o.Slug)
+		o.SCIM, o.Slug)
 	if err != nil {
 		env.t.Fatalf("seed request: %v", err)
 	}

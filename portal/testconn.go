@@ -70,19 +70,12 @@ func (s *Server) testConnection(c *gin.Context) error {
 	ctx := c.Request.Context()
 	noStore(c)
 	secret := secrets.LinkSecret(c.Param("secret"))
-	req, err := forms.NewStore(s.db).ByStatusHash(ctx, secret.Hash())
-	if database.IsNotFound(err) {
+	req, err := forms.NewStore(s.db).StatusLink(ctx, secret, s.now())
+	if forms.IsLinkError(err) {
 		return errLinkInvalid
 	}
 	if err != nil {
 		return err
-	}
-	expired, err := s.statusLinkExpired(ctx, req.ID)
-	if err != nil {
-		return err
-	}
-	if expired {
-		return errLinkInvalid
 	}
 	if req.State == forms.StateRejected || req.State == forms.StateWithdrawn {
 		return userError(http.StatusConflict, "This request is closed, so its connection can no longer be tested.", nil)
@@ -108,17 +101,6 @@ func (s *Server) testConnection(c *gin.Context) error {
 		Slug: req.TenantSlug, SSOURL: req.SSOURL, SSOBinding: req.SSOBinding, FromForm: true,
 		Request: tenants.SAMLRequest{SetupRequestID: &req.ID, Return: sealed},
 	})
-}
-
-// statusLinkExpired reports whether the request's status link has expired.
-func (s *Server) statusLinkExpired(ctx context.Context, requestID string) (bool, error) {
-	var expired bool
-	err := s.db.QueryRowxContext(ctx, `
-		SELECT status_expires_at <= $2 FROM setup_requests WHERE id = $1`, requestID, s.now()).Scan(&expired)
-	if err != nil {
-		return false, fmt.Errorf("check status link: %w", database.Translate(err))
-	}
-	return expired, nil
 }
 
 // finishTest stores the outcome of a test sign-in on the setup request and

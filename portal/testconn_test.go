@@ -25,12 +25,16 @@ func (env *signinEnv) setupRequest(entityID string, certs []*x509.Certificate) (
 	}
 	var id string
 	err := env.db.GetContext(env.t.Context(), &id, `
-		INSERT INTO setup_requests (reference, state, company_name, email_domains, product, contact_name, contact_email,
-		    idp_entity_id, sso_url, sso_binding, certificates, scim_requested, require_sso, autoprovision,
-		    status_hash, tenant_slug, status_expires_at)
-		VALUES ('GH-NEWC-0001', 'submitted', 'Newco', '{newco.test}', 'meal_program', 'Ida', 'ida@newco.test',
-		    $1, $2, $3, $4, false, true, false, $5, 'newco', now() + interval '30 days')
-		RETURNING id`,
+		WITH request AS (
+		    INSERT INTO setup_requests (reference, state, company_name, email_domains, product, contact_name, contact_email,
+		        idp_entity_id, sso_url, sso_binding, certificates, scim_requested, require_sso, autoprovision, tenant_slug)
+		    VALUES ('GH-NEWC-0001', 'submitted', 'Newco', '{newco.test}', 'meal_program', 'Ida', 'ida@newco.test',
+		        $1, $2, $3, $4, false, true, false, 'newco')
+		    RETURNING id
+		), link AS (
+		    INSERT INTO status_links (hash, request_id, expires_at) SELECT $5, id, now() + interval '30 days' FROM request
+		)
+		SELECT id FROM request`,
 		entityID, env.idp.ssoURL(), saml.HTTPRedirectBinding, ders, secret.Hash())
 	if err != nil {
 		env.t.Fatal(err)
@@ -181,7 +185,8 @@ func TestConnectionTestRefusals(t *testing.T) {
 	if resp := b.post(env.web.URL+"/setup/status/"+secret.Reveal()+"/test", nil); resp.Status != http.StatusConflict {
 		t.Errorf("withdrawn request: %d, want 409", resp.Status)
 	}
-	env.exec(`UPDATE setup_requests SET state = 'submitted', status_expires_at = now() - interval '1 minute' WHERE id = $1`, requestID)
+	env.exec(`UPDATE setup_requests SET state = 'submitted' WHERE id = $1`, requestID)
+	env.exec(`UPDATE status_links SET expires_at = now() - interval '1 minute' WHERE request_id = $1`, requestID)
 	if resp := b.post(env.web.URL+"/setup/status/"+secret.Reveal()+"/test", nil); resp.Status != http.StatusNotFound {
 		t.Errorf("expired status link: %d, want 404", resp.Status)
 	}
