@@ -91,11 +91,15 @@ func (s *Store) VerifyLink(ctx context.Context, secret secrets.LinkSecret, now t
 }
 
 // Verify confirms the contact's address and moves the request from
-// unverified to submitted, into the staff queue. Verifying twice is not an
-// error: the request is returned as it is. A request withdrawn before
+// unverified to submitted, into the staff queue. It returns a new status
+// link for the page that confirms it, so the contact can go on to the
+// status page from there. Verifying twice is not an error: the request is
+// returned as it is, with no status link, so an old verification link
+// never yields a fresh status link. A request withdrawn before
 // verification is ErrInvalidTransition.
-func (s *Store) Verify(ctx context.Context, secret secrets.LinkSecret, now time.Time) (Request, error) {
+func (s *Store) Verify(ctx context.Context, secret secrets.LinkSecret, now time.Time) (Request, secrets.LinkSecret, error) {
 	var out Request
+	var status secrets.LinkSecret
 	err := database.WithTx(ctx, s.db, func(tx *sqlx.Tx) error {
 		r, err := getByVerifyLink(ctx, tx, secret, true)
 		if err != nil {
@@ -114,10 +118,16 @@ func (s *Store) Verify(ctx context.Context, secret secrets.LinkSecret, now time.
 		if err != nil {
 			return fmt.Errorf("mark request verified: %w", database.Translate(err))
 		}
-		out, err = Transition(ctx, tx, r.Request, StateSubmitted, ActorContact, "")
+		if out, err = Transition(ctx, tx, r.Request, StateSubmitted, ActorContact, ""); err != nil {
+			return err
+		}
+		status, err = addStatusLink(ctx, tx, r.ID, now)
 		return err
 	})
-	return out, err
+	if err != nil {
+		return Request{}, "", err
+	}
+	return out, status, nil
 }
 
 // Withdraw moves the request to withdrawn at the contact's wish, with their

@@ -82,7 +82,9 @@ func TestSetupBrowserJourney(t *testing.T) {
 	b.open(verify)
 	b.screenshots("verify")
 	b.submit("main form button")
-	b.expectText("main h1", "Your email address is confirmed")
+	b.expectText("[role=status]", "Your email address is confirmed")
+	b.expectText("main h1", "Submitted")
+	b.screenshots("verified")
 
 	b.open(status)
 	b.expectText("main h1", "Submitted")

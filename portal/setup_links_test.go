@@ -57,14 +57,22 @@ func TestSetupVerifyTwice(t *testing.T) {
 	env := newSetupEnv(t)
 	verify, _ := env.submitValid(validForm(t), "192.0.2.51")
 
-	for i := 0; i < 2; i++ {
-		if rec := env.postURLEncoded(verify, url.Values{}, "192.0.2.51"); rec.Code != http.StatusSeeOther {
-			t.Fatalf("confirmation %d: status %d, want 303", i+1, rec.Code)
-		}
+	first := env.postURLEncoded(verify, url.Values{}, "192.0.2.51")
+	if first.Code != http.StatusSeeOther || !strings.HasPrefix(first.Header().Get("Location"), "/setup/status/") {
+		t.Fatalf("first confirmation: status %d to %q, want 303 to the status page", first.Code, first.Header().Get("Location"))
 	}
-	page := env.get(verify)
-	if !strings.Contains(page.Body.String(), "Your email address is confirmed") {
-		t.Errorf("verify page after confirming does not say so")
+	landing := env.get(first.Header().Get("Location")).Body.String()
+	if !strings.Contains(landing, "Your email address is confirmed") {
+		t.Errorf("status page after confirming does not say the address is confirmed")
+	}
+	second := env.postURLEncoded(verify, url.Values{}, "192.0.2.51")
+	if second.Code != http.StatusSeeOther || second.Header().Get("Location") != verify {
+		t.Errorf("second confirmation: status %d to %q, want 303 to the verify page without a new status link",
+			second.Code, second.Header().Get("Location"))
+	}
+	page := env.get(verify).Body.String()
+	if !strings.Contains(page, "Your email address is confirmed") || !strings.Contains(page, `href="/setup/resend"`) {
+		t.Errorf("verify page after confirming does not say so, or does not offer new links")
 	}
 	var events int
 	env.db.Get(&events, `SELECT count(*) FROM request_events WHERE to_state = 'submitted'`)
@@ -312,7 +320,10 @@ func TestSetupStatusLinksOutliveDecisions(t *testing.T) {
 			t.Parallel()
 			env := newSetupEnv(t)
 			verify, mailed := env.submitValid(validForm(t), "192.0.2.57")
-			env.postURLEncoded(verify, url.Values{}, "192.0.2.57")
+			confirmed := env.postURLEncoded(verify, url.Values{}, "192.0.2.57").Header().Get("Location")
+			if !strings.HasPrefix(confirmed, "/setup/status/") || strings.HasPrefix(confirmed, mailed) {
+				t.Fatalf("confirmation redirects to %q, want a status page of its own", confirmed)
+			}
 
 			env.now = setupClock.Add(24 * time.Hour)
 			env.decide(env.onlyRequest(), tc.decision, tc.note)
@@ -323,7 +334,7 @@ func TestSetupStatusLinksOutliveDecisions(t *testing.T) {
 				}
 			}
 
-			for name, path := range map[string]string{"verification mail": mailed, "decision mail": decided} {
+			for name, path := range map[string]string{"verification mail": mailed, "confirmation": confirmed, "decision mail": decided} {
 				rec := env.get(path)
 				if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), tc.want) {
 					t.Errorf("%s link after the decision: status %d, want 200 with %q", name, rec.Code, tc.want)

@@ -66,6 +66,7 @@ type timelineEntry struct {
 
 // doneMessages confirm the action a redirect came from (?done=...).
 var doneMessages = map[string]string{
+	"verified":    "Your email address is confirmed, and your request is with the implementations team. This is its status page: bookmark it, or come back through the status link in the email.",
 	"resubmitted": "Thank you. Your changes are with the implementations team.",
 	"withdrawn":   "Your request is withdrawn.",
 }

@@ -37,7 +37,9 @@ func (h *setupHandlers) showVerify(c *gin.Context) error {
 }
 
 // verify confirms the address and sends the request to the staff queue,
-// then shows the confirmation through the GET page.
+// then shows the confirmation on the status page, through the status link
+// that Verify added. A request that was already confirmed gets no new
+// status link, and its GET page shows that it is confirmed.
 func (h *setupHandlers) verify(c *gin.Context) error {
 	now := h.s.now()
 	if ok, wait := h.limits.verifyByIP.allow(c.ClientIP(), now); !ok {
@@ -56,7 +58,7 @@ func (h *setupHandlers) verify(c *gin.Context) error {
 		return tooManyRequests(c, wait)
 	}
 
-	r, err = h.store.Verify(ctx, secret, now)
+	r, status, err := h.store.Verify(ctx, secret, now)
 	switch {
 	case errors.Is(err, forms.ErrInvalidTransition):
 		// Withdrawn before it was confirmed: the GET page says so.
@@ -66,6 +68,9 @@ func (h *setupHandlers) verify(c *gin.Context) error {
 		return err
 	default:
 		h.s.log.InfoContext(ctx, "setup_request_verified", "setup_request_id", r.ID, "reference", r.Reference)
+	}
+	if status != "" {
+		return redirect(c, statusPath(status)+"?done=verified")
 	}
 	return redirect(c, c.Request.URL.Path)
 }
