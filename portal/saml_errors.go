@@ -103,7 +103,7 @@ func classifyLibraryError(err error, certs []*x509.Certificate, now time.Time) *
 	case strings.Contains(msg, "Could not verify certificate against trusted certs"):
 		return failure(codeSignature, "the signature did not verify with the certificate you gave: the IdP signed with a different certificate", err)
 	case strings.Contains(msg, "decrypt"):
-		return failure(codeDecrypt, "the assertion could not be decrypted with gatehouse's key", err)
+		return failure(codeDecrypt, decryptReason, err)
 	case strings.Contains(msg, "Signature could not be verified"),
 		strings.Contains(msg, "verification error"),
 		strings.Contains(msg, "Missing x509 Element"),

@@ -188,9 +188,31 @@ func hasX509Certificate(signature *etree.Element) bool {
 	return found
 }
 
+// rsaPKCS1v15Transport is the XML Encryption URI of RSA PKCS#1 v1.5 key
+// transport. gosaml2 v0.12.0 decrypts with it, but whether that decryption
+// fails depends on the private key, so an ACS that lets anyone post
+// EncryptedKeys under it is a Bleichenbacher oracle for gatehouse's key.
+const rsaPKCS1v15Transport = "http://www.w3.org/2001/04/xmlenc#rsa-1_5"
+
+// decryptReason is the one reason given for every encrypted assertion that
+// does not decrypt to a readable document. See decryptForScan.
+const decryptReason = "the assertion could not be decrypted with gatehouse's key; " +
+	"check that the IdP encrypts to the certificate in gatehouse's SP metadata"
+
 // decryptForScan decrypts an EncryptedAssertion the way gosaml2 will and
 // parses the plaintext with the same checks as the Response itself.
+//
+// Nothing has authenticated the ciphertext yet, and AES-CBC lets anyone
+// change it block by block. So every failure from decryption onwards,
+// whether a wrong padding byte or a plaintext that does not parse, gets
+// the same code, reason and status, and only the log distinguishes them.
+// A page that distinguished them would be a padding oracle, with which
+// anyone could decrypt a captured assertion one byte at a time.
 func decryptForScan(el *etree.Element, key tls.Certificate) (*etree.Element, error) {
+	if usesAlgorithm(el, rsaPKCS1v15Transport) {
+		return nil, failure(codeDecrypt, "the assertion's key is encrypted with RSA PKCS#1 v1.5 (rsa-1_5), which gatehouse rejects; "+
+			"set the IdP to encrypt the key with RSA-OAEP", nil)
+	}
 	ctx, err := etreeutils.NSBuildParentContext(el)
 	if err != nil {
 		return nil, failure(codeMalformed, "the encrypted assertion uses an undeclared namespace prefix", err)
@@ -209,11 +231,32 @@ func decryptForScan(el *etree.Element, key tls.Certificate) (*etree.Element, err
 	if err := xml.Unmarshal(encoded, &encrypted); err != nil {
 		return nil, failure(codeMalformed, "the encrypted assertion could not be read", err)
 	}
+
 	plain, err := encrypted.DecryptBytes(&key)
 	if err != nil {
-		return nil, failure(codeDecrypt, "the assertion could not be decrypted with gatehouse's key; check that the IdP encrypts to the certificate in gatehouse's SP metadata", err)
+		return nil, failure(codeDecrypt, decryptReason, err)
 	}
-	return parseUntrusted(plain)
+	root, err := parseUntrusted(plain)
+	if err != nil {
+		return nil, failure(codeDecrypt, decryptReason, err)
+	}
+	return root, nil
+}
+
+// usesAlgorithm reports whether an element at or below el has an
+// Algorithm attribute equal to algorithm, whatever the element and the
+// attribute's prefix: gosaml2 reads EncryptionMethod with encoding/xml,
+// which matches names in any namespace.
+func usesAlgorithm(el *etree.Element, algorithm string) bool {
+	found := false
+	walkElements(el, func(e *etree.Element) {
+		for _, a := range e.Attr {
+			if a.Key == "Algorithm" && strings.TrimSpace(a.Value) == algorithm {
+				found = true
+			}
+		}
+	})
+	return found
 }
 
 // walkElements calls fn for el and every element below it, in document order.

@@ -1,0 +1,201 @@
+package portal
+
+import (
+	"crypto/x509"
+	"encoding/base64"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/crewjam/saml/xmlenc"
+	"github.com/google/go-cmp/cmp"
+)
+
+// spCertificate returns the certificate that gatehouse's SP metadata
+// publishes, which anyone can encrypt to.
+func spCertificate(t *testing.T, env *signinEnv) *x509.Certificate {
+	t.Helper()
+	key, err := env.srv.spKey(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(key.Certificate())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cert
+}
+
+// cbcEncrypter encrypts the way most IdPs do: the key with RSA-OAEP
+// (SHA-1 digest), the assertion with AES-128-CBC.
+func cbcEncrypter() xmlenc.RSA {
+	enc := xmlenc.OAEP()
+	enc.BlockCipher, enc.DigestMethod = xmlenc.AES128CBC, xmlenc.SHA1
+	return enc
+}
+
+// encryptedResponse builds what an attacker can post without any key: the
+// IdP's Response, unsigned, with its assertion replaced by plaintext
+// encrypted to gatehouse's public certificate. edit may change the
+// CipherValue bytes (the IV, then the ciphertext) before they are encoded.
+func encryptedResponse(t *testing.T, env *signinEnv, enc xmlenc.Encrypter, plaintext []byte, edit func([]byte)) []byte {
+	t.Helper()
+	root := parseXML(t, env.idp.respond(t, env.srv.spEntityID("acme"), "", nil))
+	for _, tag := range []string{"Signature", "Assertion", "EncryptedAssertion"} {
+		if el := child(root, tag); el != nil {
+			root.RemoveChild(el)
+		}
+	}
+
+	data, err := enc.Encrypt(spCertificate(t, env), plaintext, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data.CreateAttr("Type", "http://www.w3.org/2001/04/xmlenc#Element")
+	if edit != nil {
+		value := data.FindElement("./CipherData/CipherValue")
+		raw, err := base64.StdEncoding.DecodeString(value.Text())
+		if err != nil {
+			t.Fatal(err)
+		}
+		edit(raw)
+		value.SetText(base64.StdEncoding.EncodeToString(raw))
+	}
+	wrapper := root.CreateElement("saml:EncryptedAssertion")
+	wrapper.CreateAttr("xmlns:saml", "urn:oasis:names:tc:SAML:2.0:assertion")
+	wrapper.AddChild(data)
+	return writeXML(t, root)
+}
+
+// rejection is what a client learns from the ACS about a rejected post.
+type rejection struct {
+	Status int
+	Code   string
+}
+
+func rejectionOf(p testPage) rejection {
+	r := rejection{Status: p.Status}
+	if m := failureCodePattern.FindStringSubmatch(p.Body); m != nil {
+		r.Code = m[1]
+	}
+	return r
+}
+
+// TestACSEncryptedFailuresLookAlike checks that a client cannot tell why an
+// encrypted assertion it made up was rejected: the page is the same for a
+// wrong padding byte and for a plaintext that decrypts but does not parse.
+// Staff still find the precise cause in the log.
+func TestACSEncryptedFailuresLookAlike(t *testing.T) {
+	t.Parallel()
+	env := newSigninEnv(t, envOptions{})
+	gcm := xmlenc.OAEP()
+	gcm.BlockCipher, gcm.DigestMethod = xmlenc.AES128GCM, xmlenc.SHA1
+	cases := []struct {
+		name      string
+		enc       xmlenc.Encrypter
+		plaintext string
+		edit      func([]byte)
+		wantLog   string
+	}{
+		{"text that is not XML", cbcEncrypter(), "ada@acme.test", nil, "the response is empty"},
+		{"markup that does not parse", cbcEncrypter(), "<a><b></a>", nil, "not well-formed XML"},
+		{"plaintext with a DOCTYPE", cbcEncrypter(), `<!DOCTYPE a><a/>`, nil, "DOCTYPE"},
+		{"wrong CBC padding", cbcEncrypter(), "ada@acme.test", func(raw []byte) { raw[15] ^= 0x40 }, "invalid CBC padding"},
+		{"wrong GCM tag", gcm, "<a/>", func(raw []byte) { raw[len(raw)-1] ^= 1 }, "AES-GCM"},
+	}
+	want := rejection{Status: http.StatusForbidden, Code: codeDecrypt}
+	var firstBody string
+	for _, tc := range cases {
+		resp := env.postResponse(env.newBrowser(), "acme", encryptedResponse(t, env, tc.enc, []byte(tc.plaintext), tc.edit), "")
+		if diff := cmp.Diff(want, rejectionOf(resp)); diff != "" {
+			t.Errorf("%s: rejection (-want +got):\n%s", tc.name, diff)
+		}
+		if firstBody == "" {
+			firstBody = resp.Body
+		} else if resp.Body != firstBody {
+			t.Errorf("%s: the page differs from the first case's:\n%s", tc.name, resp.Body)
+		}
+		if !strings.Contains(env.logs.String(), tc.wantLog) {
+			t.Errorf("%s: the log does not give the cause (%q):\n%s", tc.name, tc.wantLog, env.logs)
+		}
+	}
+}
+
+// TestACSGivesNoPaddingOracle flips the last byte of the IV of an
+// AES-CBC-encrypted assertion through all 256 values, as a padding oracle
+// attack does, without a pending request or any key. Every post must get
+// the same answer, or the ACS tells the attacker which values make a valid
+// padding byte, and so the plaintext byte.
+func TestACSGivesNoPaddingOracle(t *testing.T) {
+	t.Parallel()
+	env := newSigninEnv(t, envOptions{})
+	b := env.newBrowser()
+	got := map[rejection]int{}
+	for i := range 256 {
+		flip := func(raw []byte) { raw[15] ^= byte(i) }
+		resp := env.postResponse(b, "acme", encryptedResponse(t, env, cbcEncrypter(), []byte("ada@acme.test"), flip), "")
+		got[rejectionOf(resp)]++
+	}
+	want := map[rejection]int{{Status: http.StatusForbidden, Code: codeDecrypt}: 256}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("answers to the 256 IV bytes (-want +got):\n%s", diff)
+	}
+}
+
+// TestACSRejectsRSA15KeyTransport checks that an assertion whose key is
+// encrypted with RSA PKCS#1 v1.5 is rejected before any RSA decryption,
+// even when the IdP signed it: an ACS that decrypts such keys for anyone
+// is a Bleichenbacher oracle for the SP's private key.
+func TestACSRejectsRSA15KeyTransport(t *testing.T) {
+	t.Parallel()
+	env := newSigninEnv(t, envOptions{})
+	env.addUser(env.tenant, "ada@acme.test", "ada@acme.test")
+	env.idp.setUser("ada@acme.test")
+	rsa15 := xmlenc.PKCS1v15()
+	rsa15.BlockCipher = xmlenc.AES128CBC
+	env.idp.idp.AssertionEncrypter = rsa15
+	b := env.newBrowser()
+
+	acs := env.signInSPInitiated(b, "acme")
+	if diff := cmp.Diff(rejection{Status: http.StatusForbidden, Code: codeDecrypt}, rejectionOf(acs)); diff != "" {
+		t.Errorf("ACS rejection (-want +got):\n%s", diff)
+	}
+	if status, me := env.me(b); status != http.StatusUnauthorized {
+		t.Errorf("/me = %d %v, want 401", status, me)
+	}
+	if !strings.Contains(env.logs.String(), "rsa-1_5") {
+		t.Errorf("the log does not name the rejected algorithm:\n%s", env.logs)
+	}
+
+	garbage := encryptedResponse(t, env, rsa15, []byte("<a/>"), nil)
+	garbage = []byte(strings.Replace(string(garbage), "<xenc:CipherValue>", "<xenc:CipherValue>AAAA", 1))
+	if diff := cmp.Diff(rejectionOf(acs), rejectionOf(env.postResponse(b, "acme", garbage, ""))); diff != "" {
+		t.Errorf("a made-up rsa-1_5 key got another answer (-valid key +made-up key):\n%s", diff)
+	}
+}
+
+// TestEncryptedResponseHelper checks that encryptedResponse builds what
+// the ACS decrypts: the IdP's own signed assertion, encrypted with it,
+// signs the user in.
+func TestEncryptedResponseHelper(t *testing.T) {
+	t.Parallel()
+	env := newSigninEnv(t, envOptions{})
+	env.addUser(env.tenant, "ada@acme.test", "ada@acme.test")
+	env.idp.setUser("ada@acme.test")
+	env.idp.trustSP(t, env, "acme", false)
+	b := env.newBrowser()
+	requestID := env.pendingRequestID(b, "acme")
+
+	signed := parseXML(t, env.idp.respond(t, env.srv.spEntityID("acme"), requestID, nil))
+	assertion := writeXML(t, child(signed, "Assertion"))
+	raw := encryptedResponse(t, env, cbcEncrypter(), assertion, nil)
+	root := parseXML(t, raw)
+	root.CreateAttr("InResponseTo", requestID)
+	resp := env.postResponse(b, "acme", writeXML(t, root), "")
+	if resp.Status != http.StatusSeeOther {
+		t.Fatalf("ACS = %d %v, want 303; logs:\n%s", resp.Status, rejectionOf(resp), env.logs)
+	}
+	if status, me := env.me(b); status != http.StatusOK || me["userName"] != "ada@acme.test" {
+		t.Errorf("/me = %d %v", status, me)
+	}
+}
