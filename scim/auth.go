@@ -105,7 +105,7 @@ func (s *Server) authenticate(r *http.Request) (*call, error) {
 // telling 401 from 404 after a statement matched nothing.
 func (s *Server) tokenActive(ctx context.Context, c *call) (bool, error) {
 	var ok bool
-	err := s.get(ctx, &ok, `SELECT `+tenants.SCIMTokenActiveSQL(2, 1), c.tenant.ID, c.tokenID)
+	err := s.get(ctx, &ok, `SELECT `+tokenActiveSQL, c.tenant.ID, c.tokenID)
 	return ok, err
 }
 

@@ -15,6 +15,9 @@ import (
 // SCIM's reads. Each is one statement that also checks the request's
 // token (parameters $1 tenant, $2 token), so a revoked token reads nothing.
 
+// tokenActiveSQL is the token check of SCIM's reads.
+var tokenActiveSQL = tenants.SCIMTokenActiveSQL(2, 1)
+
 // userGroupsColumn selects a user's groups as JSON, for the groups attribute.
 const userGroupsColumn = `, (SELECT coalesce(json_agg(json_build_object('GroupID', g.id, 'DisplayName', g.display_name)
 	ORDER BY lower(g.display_name), g.id), '[]') FROM group_members gm JOIN groups g ON g.id = gm.group_id
@@ -60,17 +63,24 @@ func (r groupRow) members() ([]tenants.GroupMember, error) {
 	return out, nil
 }
 
+// loadUserSQL reads a user ($3) without and with their groups, built once
+// because GET and PATCH run them on every request.
+var loadUserSQL = [2]string{
+	`SELECT ` + tenants.UserColumns + ` FROM users u
+		WHERE u.tenant_id = $1 AND u.id = $3 AND u.deleted_at IS NULL AND ` + tokenActiveSQL,
+	`SELECT ` + tenants.UserColumns + userGroupsColumn + ` FROM users u
+		WHERE u.tenant_id = $1 AND u.id = $3 AND u.deleted_at IS NULL AND ` + tokenActiveSQL,
+}
+
 // loadUser reads one user that is not deleted, with their groups when
 // withGroups is set.
 func (s *Server) loadUser(ctx context.Context, c *call, id string, withGroups bool) (userRow, error) {
-	extra := ""
+	query := loadUserSQL[0]
 	if withGroups {
-		extra = userGroupsColumn
+		query = loadUserSQL[1]
 	}
 	var row userRow
-	err := s.get(ctx, &row, `SELECT `+tenants.UserColumns+extra+` FROM users u
-		WHERE u.tenant_id = $1 AND u.id = $3 AND u.deleted_at IS NULL AND `+tenants.SCIMTokenActiveSQL(2, 1),
-		c.tenant.ID, c.tokenID, id)
+	err := s.get(ctx, &row, query, c.tenant.ID, c.tokenID, id)
 	if database.IsNotFound(database.Translate(err)) {
 		return userRow{}, s.notFoundOrUnauthorized(ctx, c)
 	}
@@ -88,7 +98,7 @@ func (s *Server) loadGroup(ctx context.Context, c *call, id string, withMembers 
 	}
 	var row groupRow
 	err := s.get(ctx, &row, `SELECT `+tenants.GroupColumns+extra+` FROM groups g
-		WHERE g.tenant_id = $1 AND g.id = $3 AND `+tenants.SCIMTokenActiveSQL(2, 1),
+		WHERE g.tenant_id = $1 AND g.id = $3 AND `+tokenActiveSQL,
 		c.tenant.ID, c.tokenID, id)
 	if database.IsNotFound(database.Translate(err)) {
 		return groupRow{}, s.notFoundOrUnauthorized(ctx, c)
@@ -121,7 +131,7 @@ func (s *Server) list(ctx context.Context, c *call, spec listSpec, q listQuery, 
 		}
 		where += " AND " + cond
 	}
-	guarded := where + " AND " + tenants.SCIMTokenActiveSQL(2, 1)
+	guarded := where + " AND " + tokenActiveSQL
 
 	if q.count > 0 {
 		limit, offset := b.param(q.count), b.param(q.startIndex-1)
@@ -142,7 +152,7 @@ func (s *Server) list(ctx context.Context, c *call, spec listSpec, q listQuery, 
 		TokenOK bool `db:"token_ok"`
 		Total   int  `db:"total"`
 	}
-	query := `SELECT ` + tenants.SCIMTokenActiveSQL(2, 1) + ` AS token_ok, (SELECT count(*) FROM ` + spec.from +
+	query := `SELECT ` + tokenActiveSQL + ` AS token_ok, (SELECT count(*) FROM ` + spec.from +
 		` WHERE ` + where + `) AS total`
 	if err := s.get(ctx, &check, query, b.args...); err != nil {
 		return 0, fmt.Errorf("count %s: %w", spec.rt.Name, database.Translate(err))
@@ -181,19 +191,20 @@ type listResponse struct {
 const maxPreparedStatements = 256
 
 // stmtCache holds prepared statements by query text. PostgreSQL spends
-// longer planning these reads than running them.
+// longer planning these reads than running them. Every request looks a
+// statement up, so lookups take only the read lock.
 type stmtCache struct {
-	mu    sync.Mutex
+	mu    sync.RWMutex
 	stmts map[string]*sqlx.Stmt
 }
 
 // get returns a prepared statement for query, or nil when the cache is
 // full or preparing failed; the caller then runs the query unprepared.
 func (c *stmtCache) get(ctx context.Context, db *sqlx.DB, query string) *sqlx.Stmt {
-	c.mu.Lock()
+	c.mu.RLock()
 	stmt, ok := c.stmts[query]
 	full := len(c.stmts) >= maxPreparedStatements
-	c.mu.Unlock()
+	c.mu.RUnlock()
 	if ok || full {
 		return stmt
 	}

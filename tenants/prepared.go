@@ -13,6 +13,7 @@ import (
 // connection runs it.
 
 // maxPreparedStatements bounds the cache, one entry per pool and query.
+// Queries beyond it run unprepared.
 const maxPreparedStatements = 512
 
 type preparedKey struct {
@@ -21,7 +22,7 @@ type preparedKey struct {
 }
 
 var (
-	preparedMu sync.Mutex
+	preparedMu sync.RWMutex
 	prepared   = make(map[preparedKey]*sqlx.Stmt)
 )
 
@@ -32,24 +33,40 @@ func (s *Store) getPrepared(ctx context.Context, dest any, query string, args ..
 	if !ok {
 		return sqlx.GetContext(ctx, s.db, dest, query, args...)
 	}
-	key := preparedKey{db, query}
-	preparedMu.Lock()
-	stmt := prepared[key]
-	preparedMu.Unlock()
+	stmt, err := preparedStatement(ctx, db, query)
+	if err != nil {
+		return err
+	}
 	if stmt == nil {
-		var err error
-		if stmt, err = db.PreparexContext(ctx, query); err != nil {
-			return err
-		}
-		preparedMu.Lock()
-		if len(prepared) >= maxPreparedStatements {
-			for k, old := range prepared {
-				old.Close()
-				delete(prepared, k)
-			}
-		}
-		prepared[key] = stmt
-		preparedMu.Unlock()
+		return sqlx.GetContext(ctx, db, dest, query, args...)
 	}
 	return stmt.GetContext(ctx, dest, args...)
+}
+
+// preparedStatement returns the cached statement for query on db,
+// preparing it on first use, or nil when the cache is full. A statement
+// stays cached, and open, as long as the process runs: closing one could
+// fail a request that is using it.
+func preparedStatement(ctx context.Context, db *sqlx.DB, query string) (*sqlx.Stmt, error) {
+	key := preparedKey{db, query}
+	preparedMu.RLock()
+	stmt, ok := prepared[key]
+	full := len(prepared) >= maxPreparedStatements
+	preparedMu.RUnlock()
+	if ok || full {
+		return stmt, nil
+	}
+
+	stmt, err := db.PreparexContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	preparedMu.Lock()
+	defer preparedMu.Unlock()
+	if have, ok := prepared[key]; ok {
+		stmt.Close()
+		return have, nil
+	}
+	prepared[key] = stmt
+	return stmt, nil
 }
