@@ -5,13 +5,11 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"fmt"
-	"sort"
 	"time"
 
 	"github.com/jmoiron/sqlx"
 
 	"github.com/gatehouse-dev/gatehouse/database"
-	"github.com/gatehouse-dev/gatehouse/tenants"
 )
 
 // RequestDetail is everything the staff request page shows.
@@ -19,14 +17,17 @@ type RequestDetail struct {
 	Request Request
 	// Report is the stored metadata validated again now, so certificate
 	// expiry and warnings are current.
-	Report      Report
-	Stored      StoredReport // the source of the settings, as submitted
-	Meeting     Meeting
-	ClaimedName string
-	Test        *TestResult // nil until the contact tested the connection
-	Changes     []Change    // against the previous submission; nil when there is none
-	HasPrevious bool
-	Timeline    []TimelineEntry
+	Report  Report
+	Stored  StoredReport // the source of the settings, as submitted
+	Meeting Meeting
+	// MeetingRecordedBy names the staff member who recorded the meeting,
+	// as the timeline names actors.
+	MeetingRecordedBy string
+	ClaimedName       string
+	Test              *TestResult // nil until the contact tested the connection
+	Changes           []Change    // against the previous submission; nil when there is none
+	HasPrevious       bool
+	Timeline          []TimelineEntry
 }
 
 // TestResult is the outcome of the contact's last test sign-in, as the
@@ -42,16 +43,6 @@ func (t TestResult) OK() (ok, present bool) {
 	return ok, present
 }
 
-// TimelineEntry is one line of a request's history: a state change or an
-// audited action.
-type TimelineEntry struct {
-	At     time.Time
-	Actor  string
-	What   string
-	Note   string
-	Detail map[string]any
-}
-
 // Detail gathers a request's page at time now.
 func (s *Store) Detail(ctx context.Context, id string, now time.Time) (RequestDetail, error) {
 	r, err := s.Get(ctx, id)
@@ -63,6 +54,9 @@ func (s *Store) Detail(ctx context.Context, id string, now time.Time) (RequestDe
 	d.Report = revalidate(r, now)
 
 	if d.Meeting, err = requestMeeting(ctx, s.db, id); err != nil {
+		return RequestDetail{}, err
+	}
+	if d.MeetingRecordedBy, err = s.actorName(ctx, d.Meeting.RecordedBy); err != nil {
 		return RequestDetail{}, err
 	}
 	if r.ClaimedBy != nil {
@@ -127,35 +121,5 @@ func (s *Store) testResult(ctx context.Context, id string) (*TestResult, error) 
 			out.At = &at
 		}
 	}
-	return out, nil
-}
-
-// timeline merges the request's state changes and its audited actions,
-// oldest first.
-func (s *Store) timeline(ctx context.Context, id string) ([]TimelineEntry, error) {
-	events, err := s.Events(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	audit, err := tenants.NewStore(s.db).AuditLog(ctx, tenants.AuditFilter{RequestID: id, Limit: 1000})
-	if err != nil {
-		return nil, err
-	}
-
-	out := make([]TimelineEntry, 0, len(events)+len(audit))
-	for _, e := range events {
-		what := "Moved to " + e.ToState.Label()
-		if e.FromState == nil {
-			what = "Created as " + e.ToState.Label()
-		}
-		out = append(out, TimelineEntry{At: e.At, Actor: e.Actor, What: what, Note: e.Note})
-	}
-	// AuditLog lists newest first; events of one transaction share their
-	// time, so they are appended oldest first to keep their order.
-	for i := len(audit) - 1; i >= 0; i-- {
-		a := audit[i]
-		out = append(out, TimelineEntry{At: a.At, Actor: a.Actor, What: a.Action, Detail: a.Detail})
-	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].At.Before(out[j].At) })
 	return out, nil
 }

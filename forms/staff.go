@@ -39,8 +39,12 @@ type Staff struct {
 	HasPassword  bool       `db:"has_password"`
 }
 
+// staffActorPrefix starts the actor of a staff member's action, followed
+// by their email address.
+const staffActorPrefix = "staff:"
+
 // Actor returns how the audit trail and request history name the member.
-func (s Staff) Actor() string { return "staff:" + s.Email }
+func (s Staff) Actor() string { return staffActorPrefix + s.Email }
 
 // IsAdmin reports whether the member may manage staff accounts.
 func (s Staff) IsAdmin() bool { return s.Role == RoleAdmin }

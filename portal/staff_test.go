@@ -146,6 +146,18 @@ func TestApproveDeliversTokenOnce(t *testing.T) {
 	if res := approve(t, c, r, "Welcome aboard"); res.Status != http.StatusSeeOther {
 		t.Fatalf("approve: status %d: %s", res.Status, res.Body)
 	}
+	timeline := c.get("/staff/requests/" + r.ID).Body
+	timeline = timeline[strings.Index(timeline, `id="timeline"`):]
+	for _, want := range []string{"<strong>Tenant created</strong> <span class=\"muted\">by rita</span>", "SCIM token issued", "Token link emailed"} {
+		if !strings.Contains(timeline, want) {
+			t.Errorf("request timeline lacks %q", want)
+		}
+	}
+	for _, raw := range []string{"tenant.create", "token.issue", "staff:"} {
+		if strings.Contains(timeline, raw) {
+			t.Errorf("request timeline shows the raw %q", raw)
+		}
+	}
 	link := env.mailLink(r.ContactEmail, "/token/")
 	contact := env.client()
 
@@ -326,6 +338,9 @@ func TestMarketplaceNeedsMeeting(t *testing.T) {
 	res := c.post(meeting, url.Values{"version": {versionIn(t, page.Body, meeting)}, "meeting_on": {"2026-03-02"}, "meeting_note": {"Agreed the catalog scope"}})
 	if res.Status != http.StatusSeeOther {
 		t.Fatalf("record meeting: status %d: %s", res.Status, res.Body)
+	}
+	if page := c.get("/staff/requests/" + r.ID).Body; !strings.Contains(page, "recorded by ana</p>") {
+		t.Errorf("request page does not name ana as the one who recorded the meeting")
 	}
 	r, _ = forms.NewStore(env.db).Get(t.Context(), r.ID)
 	if res := approve(t, c, r, ""); res.Status != http.StatusSeeOther {
