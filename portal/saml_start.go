@@ -75,7 +75,7 @@ func (s *Server) ssoStart(c *gin.Context) error {
 
 	next := localPath(c.Query("next"))
 	if c.Query("reason") == "required" {
-		return s.renderSSORequired(c, []tenants.Tenant{t}, next)
+		return s.renderSSOChoice(c, []tenants.Tenant{t}, next, true)
 	}
 	return s.startAuthn(c, authnStart{
 		Slug: t.Slug, SSOURL: conn.SSOURL, SSOBinding: conn.SSOBinding,
@@ -83,23 +83,47 @@ func (s *Server) ssoStart(c *gin.Context) error {
 	})
 }
 
-// ssoChoice is one company the SSO-required page offers to continue to.
+// ssoChoice is one company the single sign on page offers to continue to.
 type ssoChoice struct {
 	Name    string
 	Product string
 	Href    string
 }
 
-func (s *Server) renderSSORequired(c *gin.Context, list []tenants.Tenant, next string) error {
-	var choices []ssoChoice
+// ssoChoicePage is the data of signin_required.html.
+type ssoChoicePage struct {
+	// Required is set when the companies require single sign on, and
+	// unset when the user's email has accounts at several companies.
+	Required bool
+	Choices  []ssoChoice
+}
+
+// renderSSOChoice shows a link to the single sign on of each tenant in
+// list, each with its name, so that the user picks their company.
+func (s *Server) renderSSOChoice(c *gin.Context, list []tenants.Tenant, next string, required bool) error {
+	page := ssoChoicePage{Required: required}
 	for _, t := range list {
 		href := "/sso/" + t.Slug
 		if next != "" {
 			href += "?next=" + url.QueryEscape(next)
 		}
-		choices = append(choices, ssoChoice{Name: t.Name, Product: t.Product.Title(), Href: href})
+		page.Choices = append(page.Choices, ssoChoice{Name: t.Name, Product: t.Product.Title(), Href: href})
 	}
-	return s.render(c, http.StatusOK, "signin_required.html", "Single sign on", choices)
+	return s.render(c, http.StatusOK, "signin_required.html", "Single sign on", page)
+}
+
+// startSSO starts an SP-initiated sign-in to tenant t after the browser
+// submitted a form, so through an auto-submitting form (see FromForm).
+func (s *Server) startSSO(c *gin.Context, t tenants.Tenant, next string) error {
+	conn, err := s.tenants.SAMLConnection(c.Request.Context(), t.ID)
+	if err != nil {
+		return err
+	}
+	tenants.SetRequestTenant(c.Request.Context(), t.Slug)
+	return s.startAuthn(c, authnStart{
+		Slug: t.Slug, SSOURL: conn.SSOURL, SSOBinding: conn.SSOBinding, FromForm: true,
+		Request: tenants.SAMLRequest{TenantID: &t.ID, RelayState: next},
+	})
 }
 
 // startAuthn stores a pending AuthnRequest and sends the browser to the

@@ -163,3 +163,36 @@ func TestSignInInBrowser(t *testing.T) {
 		t.Errorf("unknown user page text = %q", refused)
 	}
 }
+
+// TestEmptyPasswordSignInInBrowser signs a user of a company that offers
+// but does not require SSO in from the sign-in page with an empty
+// password, through an IdP with the HTTP-Redirect binding, in headless
+// Chromium. The login form's CSP allows form submissions to 'self' only,
+// and Chromium applies that to the redirects after a submission too.
+func TestEmptyPasswordSignInInBrowser(t *testing.T) {
+	t.Parallel()
+	ctx := startSigninChromium(t)
+	env := newSigninEnv(t, envOptions{Binding: saml.HTTPRedirectBinding, IdPHost: "127.0.0.2"})
+	env.addUser(env.tenant, "ada@acme.test", "ada@acme.test")
+	env.idp.setUser("ada@acme.test")
+
+	var account string
+	err := chromedp.Do(ctx,
+		chromedp.Navigate(env.web.URL+"/login"),
+		chromedp.WaitVisible(chromedp.CSS(`#email`)),
+		chromedp.SendKeys(chromedp.CSS(`#email`), "ada@acme.test"),
+		chromedp.Submit(chromedp.CSS(`#email`)),
+		chromedp.WaitVisible(chromedp.CSS(`dl.facts`)),
+		chromedp.Func(func(ctx context.Context, target *chromedp.Target) error {
+			v, err := chromedp.Text(chromedp.CSS(`main`))(ctx, target)
+			account = v
+			return err
+		}),
+	)
+	if err != nil {
+		t.Fatalf("sign-in with an empty password: %v\nlogs:\n%s", err, env.logs)
+	}
+	if !strings.Contains(account, "Acme Corp") {
+		t.Errorf("account page text = %q", account)
+	}
+}

@@ -115,16 +115,15 @@ func (s *Server) signInLimited(c *gin.Context, emailHash []byte) (bool, error) {
 
 // redirectToRequiredSSO sends the user to SSO when their email domain
 // belongs to a tenant that requires it, or, for a domain no such tenant
-// has, when their account is in a tenant that requires it and they have
-// no password account elsewhere.
+// has, when all their accounts are in tenants that require it.
 func (s *Server) redirectToRequiredSSO(c *gin.Context, form loginPage, candidates []tenants.SignInCandidate) (bool, error) {
 	ctx := c.Request.Context()
 	required, err := s.tenants.RequireSSOTenantsForDomain(ctx, form.Email[strings.LastIndexByte(form.Email, '@')+1:])
 	if err != nil {
 		return false, err
 	}
-	if len(required) == 0 && !anyPasswordOutsideSSO(candidates) {
-		if required, err = s.candidateSSOTenants(ctx, candidates); err != nil {
+	if len(required) == 0 && !anyAccountOutsideSSO(candidates) {
+		if required, err = s.candidateTenants(ctx, candidates); err != nil {
 			return false, err
 		}
 	}
@@ -139,56 +138,71 @@ func (s *Server) redirectToRequiredSSO(c *gin.Context, form loginPage, candidate
 		}
 		return true, redirect(c, target)
 	}
-	return true, s.renderSSORequired(c, required, form.Next)
+	return true, s.renderSSOChoice(c, required, form.Next, true)
 }
 
-// anyPasswordOutsideSSO reports whether one of the candidates can sign in
-// with a password, in a tenant that does not require SSO. Such a user's
-// password sign-in must not be sent to another tenant's IdP only because
-// that tenant provisioned an account with the same email: a tenant decides
-// where sign-ins go only for the email domains staff approved for it.
-func anyPasswordOutsideSSO(candidates []tenants.SignInCandidate) bool {
+// anyAccountOutsideSSO reports whether one of the candidates is in a
+// tenant that does not require SSO. A tenant can provision an account with
+// any email over SCIM. So its account alone must not send a user who also
+// has accounts elsewhere to its IdP, because a tenant decides where
+// sign-ins go only for the email domains staff approved for it.
+func anyAccountOutsideSSO(candidates []tenants.SignInCandidate) bool {
 	for _, cand := range candidates {
-		if !cand.RequireSSO && cand.PasswordHash != nil {
+		if !cand.RequireSSO {
 			return true
 		}
 	}
 	return false
 }
 
-// candidateSSOTenants returns, once each, the tenants of the candidates
-// that require SSO.
-func (s *Server) candidateSSOTenants(ctx context.Context, candidates []tenants.SignInCandidate) ([]tenants.Tenant, error) {
+// candidateTenants returns the candidates' tenants, once each, in the
+// candidates' order.
+func (s *Server) candidateTenants(ctx context.Context, candidates []tenants.SignInCandidate) ([]tenants.Tenant, error) {
 	seen := map[string]bool{}
 	var out []tenants.Tenant
 	for _, cand := range candidates {
-		if !cand.RequireSSO || seen[cand.TenantID] {
+		if seen[cand.TenantID] {
 			continue
 		}
+		seen[cand.TenantID] = true
 		t, err := s.tenants.ByID(ctx, cand.TenantID)
 		if err != nil {
 			return nil, err
 		}
-		seen[t.ID] = true
 		out = append(out, t)
 	}
 	return out, nil
 }
 
-// loginWithoutPassword sends a user whose company has SSO there when they
-// leave the password empty, and shows the form again otherwise.
+// loginWithoutPassword takes a user who left the password empty to single
+// sign on. When all their accounts are in one tenant with SSO, the browser
+// goes straight to its IdP. Otherwise the user picks, by name, one of the
+// tenants with SSO that they have accounts in, so no tenant gets the
+// sign-in only because its name sorts first. Without SSO, the form asks
+// for the password again.
 func (s *Server) loginWithoutPassword(c *gin.Context, form loginPage, candidates []tenants.SignInCandidate) error {
-	for _, cand := range candidates {
-		_, err := s.tenants.SAMLConnection(c.Request.Context(), cand.TenantID)
+	all, err := s.candidateTenants(c.Request.Context(), candidates)
+	if err != nil {
+		return err
+	}
+	var withSSO []tenants.Tenant
+	for _, t := range all {
+		_, err := s.tenants.SAMLConnection(c.Request.Context(), t.ID)
 		if err == nil {
-			return redirect(c, "/sso/"+cand.TenantSlug)
-		}
-		if !database.IsNotFound(err) {
+			withSSO = append(withSSO, t)
+		} else if !database.IsNotFound(err) {
 			return err
 		}
 	}
-	form.Error = "Enter your password."
-	return s.render(c, http.StatusBadRequest, "signin_login.html", "Sign in", form)
+
+	switch {
+	case len(withSSO) == 0:
+		form.Error = "Enter your password."
+		return s.render(c, http.StatusBadRequest, "signin_login.html", "Sign in", form)
+	case len(all) == 1:
+		return s.startSSO(c, withSSO[0], form.Next)
+	}
+	return s.renderSSOChoice(c, withSSO, form.Next, false)
 }
 
 // checkCandidates returns the first candidate with a password whose hash

@@ -1,11 +1,13 @@
 package portal
 
 import (
+	"crypto/x509"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
 
+	"github.com/crewjam/saml"
 	"github.com/lib/pq"
 
 	"github.com/gatehouse-dev/gatehouse/secrets"
@@ -139,17 +141,87 @@ func TestLoginWithPassword(t *testing.T) {
 	}
 }
 
+// TestLoginEmptyPasswordGoesToSSO checks that an empty password starts
+// single sign on with a form that the page's CSP lets the browser submit
+// to the IdP. A 303 to /sso would not do: browsers apply the login form's
+// form-action 'self' to the redirects that follow its submission, so the
+// redirect on to the IdP would be blocked.
 func TestLoginEmptyPasswordGoesToSSO(t *testing.T) {
 	t.Parallel()
 	env := newSigninEnv(t, envOptions{})
 	env.addUser(env.tenant, "ada@acme.test", "ada@acme.test")
+	env.idp.setUser("ada@acme.test")
+	b := env.newBrowser()
 
-	resp := login(env.newBrowser(), env, "ada@acme.test", "")
-	if resp.Status != http.StatusSeeOther || resp.Location != "/sso/acme" {
-		t.Errorf("/login = %d %q, want 303 /sso/acme", resp.Status, resp.Location)
+	resp := b.post(env.web.URL+"/login", url.Values{"email": {"ada@acme.test"}, "password": {""}, "next": {"/account?tab=2"}})
+	if resp.Status != http.StatusOK {
+		t.Fatalf("/login = %d %q, want 200 with a form to the IdP", resp.Status, resp.Location)
 	}
+	method, action, fields := formIn(t, resp.Body)
+	if method != http.MethodGet || action != env.idp.ssoURL() || fields.Get("SAMLRequest") == "" {
+		t.Errorf("form = %s %s %v, want GET %s with a SAMLRequest", method, action, fields, env.idp.ssoURL())
+	}
+	if got := resp.Header.Get("Content-Security-Policy"); !strings.Contains(got, "form-action 'self' "+env.idp.srv.URL) {
+		t.Errorf("CSP = %q, want form-action to allow %s", got, env.idp.srv.URL)
+	}
+	idpPage := b.get(action + "?" + fields.Encode())
+	_, acsURL, acsFields := formIn(t, idpPage.Body)
+	if acs := b.post(acsURL, acsFields); acs.Status != http.StatusSeeOther || acs.Location != "/account?tab=2" {
+		t.Errorf("ACS = %d %q, want 303 /account?tab=2", acs.Status, acs.Location)
+	}
+
 	if resp := login(env.newBrowser(), env, "nobody@else.test", ""); resp.Status != http.StatusBadRequest {
 		t.Errorf("unknown email without password: /login = %d, want 400", resp.Status)
+	}
+}
+
+// TestLoginNotCapturedBySSOTenant checks that a tenant cannot take over the
+// sign-in of an email it does not own by provisioning an account for it
+// over SCIM: the user is never sent to that tenant's IdP unless they pick
+// it by name. Both users here sign in to Acme through SSO and have no
+// password, and Acme does not require SSO.
+func TestLoginNotCapturedBySSOTenant(t *testing.T) {
+	t.Parallel()
+	env := newSigninEnv(t, envOptions{})
+	bob := env.addUser(env.tenant, "bob@beta.example", "bob@beta.example")
+	env.addUser(env.tenant, "carol@beta.example", "carol@beta.example")
+	requiring := env.createTenant("aardvark", "Aardvark Ltd", tenants.Settings{RequireSSO: true})
+	env.connect(requiring, env.idp, saml.HTTPRedirectBinding, []*x509.Certificate{env.idp.cert})
+	env.addUser(requiring, "bob@beta.example", "bob@beta.example")
+	optional := env.createTenant("abacus", "Abacus Inc", tenants.Settings{})
+	env.connect(optional, env.idp, saml.HTTPRedirectBinding, []*x509.Certificate{env.idp.cert})
+	env.addUser(optional, "carol@beta.example", "carol@beta.example")
+
+	cases := []struct {
+		name, email, password string
+		wantStatus            int
+		wantChoices           []string
+	}{
+		{"SSO user typing a password, other tenant requires SSO", "bob@beta.example", "a password Bob never had", http.StatusUnauthorized, nil},
+		{"SSO user with an empty password, other tenant requires SSO", "bob@beta.example", "", http.StatusOK, []string{"/sso/aardvark", "/sso/acme"}},
+		{"SSO user with an empty password, other tenant has SSO", "carol@beta.example", "", http.StatusOK, []string{"/sso/abacus", "/sso/acme"}},
+	}
+	for _, tc := range cases {
+		resp := login(env.newBrowser(), env, tc.email, tc.password)
+		if resp.Status != tc.wantStatus {
+			t.Errorf("%s: /login = %d %q, want %d", tc.name, resp.Status, resp.Location, tc.wantStatus)
+		}
+		if strings.Contains(resp.Location, "/sso/") {
+			t.Errorf("%s: /login sends the user to %s without a choice", tc.name, resp.Location)
+		}
+		for _, href := range tc.wantChoices {
+			if !strings.Contains(resp.Body, `href="`+href+`"`) {
+				t.Errorf("%s: the page offers no link to %s:\n%s", tc.name, href, resp.Body)
+			}
+		}
+		if tc.wantChoices != nil && strings.Contains(resp.Body, "Your company requires you") {
+			t.Errorf("%s: the choice says SSO is required, which Acme does not:\n%s", tc.name, resp.Body)
+		}
+	}
+
+	env.exec(`DELETE FROM users WHERE id = $1`, bob.ID)
+	if resp := login(env.newBrowser(), env, "bob@beta.example", ""); resp.Location != "/sso/aardvark?reason=required" {
+		t.Errorf("with accounts only at Aardvark: /login = %d %q, want 303 /sso/aardvark?reason=required", resp.Status, resp.Location)
 	}
 }
 
