@@ -2,6 +2,7 @@ package portal
 
 import (
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"net/url"
@@ -308,6 +309,19 @@ func TestSPMetadata(t *testing.T) {
 		return p.Last().String() == ".IsDefault" || p.Last().String() == ".ResponseLocation"
 	}, cmp.Ignore())); diff != "" {
 		t.Errorf("ACS (-want +got):\n%s", diff)
+	}
+	if min := time.Now().AddDate(10, 0, 0); sp.ValidUntil.Before(min) {
+		t.Errorf("validUntil = %s, want after %s: IdPs that keep a copy honor it", sp.ValidUntil, min)
+	}
+	var encryption []saml.KeyDescriptor
+	for _, kd := range sp.SPSSODescriptors[0].KeyDescriptors {
+		if kd.Use == "encryption" {
+			encryption = append(encryption, kd)
+		}
+	}
+	spCert := base64.StdEncoding.EncodeToString(spCertificate(t, env).Raw)
+	if len(encryption) != 1 || encryption[0].KeyInfo.X509Data.X509Certificates[0].Data != spCert {
+		t.Errorf("encryption KeyDescriptors = %+v, want one with the SP certificate", encryption)
 	}
 	if p := env.newBrowser().get(env.web.URL + "/saml/nobody/metadata"); p.Status != http.StatusNotFound {
 		t.Errorf("metadata of an unknown slug = %d, want 404", p.Status)

@@ -2,6 +2,7 @@ package portal
 
 import (
 	"context"
+	"crypto/x509"
 	"encoding/xml"
 	"fmt"
 	"net/http"
@@ -103,6 +104,16 @@ func (s *Server) spMetadata(c *gin.Context) error {
 		return fmt.Errorf("build SP metadata: %w", err)
 	}
 	descriptor.SPSSODescriptor.NameIDFormats = []string{saml2.NameIdFormatEmailAddress, saml2.NameIdFormatUnspecified}
+	// gosaml2 sets validUntil a week ahead. An IdP that keeps a copy and
+	// honors it would stop trusting gatehouse after that week, although
+	// the entity ID, the ACS and the key never change. The Shibboleth IdP
+	// does so by default (requireValidMetadata). A copy stays right for as
+	// long as the certificate in it is valid.
+	cert, err := x509.ParseCertificate(key.Certificate())
+	if err != nil {
+		return fmt.Errorf("parse SP certificate: %w", err)
+	}
+	descriptor.ValidUntil = cert.NotAfter.UTC()
 	body, err := xml.MarshalIndent(descriptor, "", "  ")
 	if err != nil {
 		return fmt.Errorf("encode SP metadata: %w", err)
