@@ -133,7 +133,19 @@ func (s *Server) list(ctx context.Context, c *call, spec listSpec, q listQuery, 
 	}
 	guarded := where + " AND " + tokenActiveSQL
 
-	if q.count > 0 {
+	switch {
+	case q.count > 0 && matchesAtMostOne(spec.rt, q.filter):
+		// A unique index lets the filter match one row at most, so the
+		// query needs no count, order or page. IdPs send such a filter,
+		// userName eq "...", before every create.
+		query := `SELECT ` + spec.columns + ` FROM ` + spec.from + ` WHERE ` + guarded
+		if err := s.selectRows(ctx, dest, query, b.args...); err != nil {
+			return 0, fmt.Errorf("list %s: %w", spec.rt.Name, database.Translate(err))
+		}
+		if total := keepPage(dest, q.startIndex, q.count); total > 0 {
+			return total, nil
+		}
+	case q.count > 0:
 		limit, offset := b.param(q.count), b.param(q.startIndex-1)
 		query := `SELECT ` + spec.columns + `, count(*) OVER () AS total FROM ` + spec.from +
 			` WHERE ` + guarded + ` ORDER BY ` + spec.order + ` LIMIT ` + limit + ` OFFSET ` + offset
@@ -145,22 +157,64 @@ func (s *Server) list(ctx context.Context, c *call, spec listSpec, q listQuery, 
 		}
 		b.args = b.args[:len(b.args)-2]
 	}
+	return s.countMatches(ctx, spec, where, b.args)
+}
 
-	// The page is empty: the token may be revoked, the filter may match
-	// nothing, or startIndex may be past the end.
+// countMatches returns the number of resources that match where, after a
+// page came back empty: the token may be revoked, the filter may match
+// nothing, or startIndex may be past the end.
+func (s *Server) countMatches(ctx context.Context, spec listSpec, where string, args []any) (int, error) {
 	var check struct {
 		TokenOK bool `db:"token_ok"`
 		Total   int  `db:"total"`
 	}
 	query := `SELECT ` + tokenActiveSQL + ` AS token_ok, (SELECT count(*) FROM ` + spec.from +
 		` WHERE ` + where + `) AS total`
-	if err := s.get(ctx, &check, query, b.args...); err != nil {
+	if err := s.get(ctx, &check, query, args...); err != nil {
 		return 0, fmt.Errorf("count %s: %w", spec.rt.Name, database.Translate(err))
 	}
 	if !check.TokenOK {
 		return 0, errUnauthorized
 	}
 	return check.Total, nil
+}
+
+// matchesAtMostOne reports whether filter compares a unique attribute
+// (userName, a group's displayName, id) for equality with a string. The
+// database's unique indexes on those columns, under the same case rule,
+// let such a filter match one resource at most.
+func matchesAtMostOne(rt *resourceType, filter expression) bool {
+	c, ok := filter.(*compareExpr)
+	if !ok || c.op != "eq" || c.path.sub != "" {
+		return false
+	}
+	if _, ok := c.value.(string); !ok {
+		return false
+	}
+	a, ext := rt.lookup(c.path.uri, c.path.name)
+	return a != nil && ext == nil && !a.MultiValued && a.Uniqueness == "server"
+}
+
+// keepPage cuts the rows in dest to the page that startIndex and count
+// select, and returns how many rows there were.
+func keepPage(dest any, startIndex, count int) int {
+	page := func(n int) (int, int) {
+		from := min(startIndex-1, n)
+		return from, from + min(count, n-from)
+	}
+	switch rows := dest.(type) {
+	case *[]userRow:
+		n := len(*rows)
+		from, to := page(n)
+		*rows = (*rows)[from:to]
+		return n
+	case *[]groupRow:
+		n := len(*rows)
+		from, to := page(n)
+		*rows = (*rows)[from:to]
+		return n
+	}
+	return 0
 }
 
 func firstTotal(dest any) int {

@@ -1,0 +1,79 @@
+package scim
+
+import (
+	"net/http"
+	"testing"
+)
+
+func TestMatchesAtMostOne(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		rt     *resourceType
+		filter string
+		want   bool
+	}{
+		{userType, `userName eq "ann@example.com"`, true},
+		{userType, `USERNAME Eq "ann@example.com"`, true},
+		{userType, `urn:ietf:params:scim:schemas:core:2.0:User:userName eq "ann@example.com"`, true},
+		{userType, `id eq "00000000-0000-4000-8000-000000000000"`, true},
+		{groupType, `displayName eq "Kitchen"`, true},
+		{userType, `displayName eq "Ann"`, false},
+		{userType, `externalId eq "ext-1"`, false},
+		{userType, `userName ne "ann@example.com"`, false},
+		{userType, `userName sw "ann"`, false},
+		{userType, `userName eq "a" or userName eq "b"`, false},
+		{userType, `not (userName eq "a")`, false},
+		{userType, `emails[value eq "a"]`, false},
+		{userType, `emails.value eq "a"`, false},
+		{userType, `userName pr`, false},
+	}
+	for _, tt := range tests {
+		f, err := parseFilter(tt.filter)
+		if err != nil {
+			t.Fatalf("parseFilter(%q): %v", tt.filter, err)
+		}
+		if got := matchesAtMostOne(tt.rt, f); got != tt.want {
+			t.Errorf("matchesAtMostOne(%s, %q) = %v, want %v", tt.rt.Name, tt.filter, got, tt.want)
+		}
+	}
+}
+
+// TestUniqueLookupPages checks paging on a filter that matches one
+// resource at most, which list runs without counting or paging in SQL.
+func TestUniqueLookupPages(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t, tenantsSettings())
+	old := ts.do("POST", "/scim/v2/Users", `{"userName":"dee@example.com","displayName":"Old"}`).expect(t, http.StatusCreated).json(t)["id"].(string)
+	ts.do("DELETE", "/scim/v2/Users/"+old, "").expect(t, http.StatusNoContent)
+	id := ts.do("POST", "/scim/v2/Users", `{"userName":"Dee@Example.com","displayName":"New"}`).expect(t, http.StatusCreated).json(t)["id"].(string)
+	ts.do("POST", "/scim/v2/Groups", `{"displayName":"Kitchen"}`).expect(t, http.StatusCreated)
+
+	tests := []struct {
+		name      string
+		path      string
+		wantTotal float64
+		wantItems int
+	}{
+		{"userName in another case", "/scim/v2/Users?filter=" + q(`userName eq "DEE@example.com"`), 1, 1},
+		{"id", "/scim/v2/Users?filter=" + q(`id eq "`+id+`"`), 1, 1},
+		{"deleted user's id", "/scim/v2/Users?filter=" + q(`id eq "`+old+`"`), 0, 0},
+		{"no match", "/scim/v2/Users?filter=" + q(`userName eq "nobody@example.com"`), 0, 0},
+		{"startIndex past the match", "/scim/v2/Users?startIndex=2&filter=" + q(`userName eq "dee@example.com"`), 1, 0},
+		{"largest startIndex", "/scim/v2/Users?startIndex=9223372036854775807&filter=" + q(`userName eq "dee@example.com"`), 1, 0},
+		{"count zero", "/scim/v2/Users?count=0&filter=" + q(`userName eq "dee@example.com"`), 1, 0},
+		{"group displayName", "/scim/v2/Groups?filter=" + q(`displayName eq "kitchen"`), 1, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			list := ts.do("GET", tt.path, "").expect(t, http.StatusOK).json(t)
+			items := list["Resources"].([]any)
+			if list["totalResults"] != tt.wantTotal || len(items) != tt.wantItems || list["itemsPerPage"] != float64(tt.wantItems) {
+				t.Errorf("totalResults %v, itemsPerPage %v, %d resources; want %v, %d, %d",
+					list["totalResults"], list["itemsPerPage"], len(items), tt.wantTotal, tt.wantItems, tt.wantItems)
+			}
+			if tt.wantItems == 1 && items[0].(map[string]any)["meta"] == nil {
+				t.Errorf("resource without meta: %v", items[0])
+			}
+		})
+	}
+}
