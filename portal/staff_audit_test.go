@@ -15,6 +15,7 @@ import (
 func TestStaffActionsAudited(t *testing.T) {
 	t.Parallel()
 	env := newStaffEnv(t)
+	env.srv.cfg.DevMail = false // mail can be retried only where a delivery worker sends it
 	adminPassword := env.addStaff("adam@gatehouse.example", forms.RoleAdmin)
 	env.addStaff("rita@gatehouse.example", forms.RoleReviewer)
 	c := env.client()
@@ -69,7 +70,10 @@ func TestStaffActionsAudited(t *testing.T) {
 		{"staff.role", func() staffResponse { return c.post("/staff/people/"+rita+"/role", url.Values{"role": {"admin"}}) }},
 		{"staff.disable", func() staffResponse { return c.post("/staff/people/"+rita+"/disable", nil) }},
 		{"staff.enable", func() staffResponse { return c.post("/staff/people/"+rita+"/enable", nil) }},
-		{"mail.retry", func() staffResponse { return c.post("/staff/outbox/1/retry", nil) }},
+		{"mail.retry", func() staffResponse {
+			env.db.ExecContext(t.Context(), `UPDATE outbox SET attempts = 1, last_error = 'connection refused' WHERE id = 1`)
+			return c.post("/staff/outbox/1/retry", nil)
+		}},
 		{"staff.password_reset", func() staffResponse {
 			return env.client().post("/staff/reset", url.Values{"email": {"rita@gatehouse.example"}})
 		}},

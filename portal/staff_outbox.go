@@ -21,9 +21,9 @@ func (h *staffHandlers) registerOutbox(g *gin.RouterGroup) {
 
 // outboxView is the outbox page's data.
 type outboxView struct {
-	Entries []mail.Entry
+	Entries []outboxEntry
 	State   mail.State
-	States  []mail.State
+	Tabs    []outboxTab
 	Stats   mail.OutboxStats
 	Page    int
 	PrevURL string
@@ -31,13 +31,45 @@ type outboxView struct {
 	Notice  string
 }
 
+// outboxTab is a link that lists the mail in one state.
+type outboxTab struct {
+	State mail.State
+	Label string
+}
+
+// outboxStateLabels are the outbox states as staff read them, in the
+// order of the outbox page's tabs.
+var outboxStateLabels = []outboxTab{{mail.Pending, "Pending"}, {mail.Sent, "Sent"}, {mail.Dead, "Failed"}}
+
+// outboxEntry is a message as the outbox pages show it.
+type outboxEntry struct {
+	mail.Entry
+	StateLabel string
+	// CanRetry is set for mail that the delivery worker failed to send:
+	// dead mail, and pending mail with a failed attempt. Pending mail that
+	// was never tried goes out without help. Without SMTP (development) no
+	// worker sends mail, so CanRetry is never set there.
+	CanRetry bool
+}
+
+func (h *staffHandlers) newOutboxEntry(e mail.Entry) outboxEntry {
+	out := outboxEntry{Entry: e, StateLabel: string(e.State)}
+	for _, tab := range outboxStateLabels {
+		if tab.State == e.State {
+			out.StateLabel = tab.Label
+		}
+	}
+	out.CanRetry = !h.s.cfg.DevMail && (e.State == mail.Dead || e.State == mail.Pending && e.Attempts > 0)
+	return out
+}
+
 const outboxPageSize = 50
 
 func (h *staffHandlers) outbox(c *gin.Context) error {
-	view := outboxView{States: []mail.State{mail.Pending, mail.Sent, mail.Dead}, Page: 1}
-	for _, s := range view.States {
-		if c.Query("state") == string(s) {
-			view.State = s
+	view := outboxView{Tabs: outboxStateLabels, Page: 1}
+	for _, tab := range view.Tabs {
+		if c.Query("state") == string(tab.State) {
+			view.State = tab.State
 		}
 	}
 	if p, err := strconv.Atoi(c.Query("page")); err == nil && p > 1 && p <= 10000 {
@@ -54,7 +86,9 @@ func (h *staffHandlers) outbox(c *gin.Context) error {
 	if view.Page > 1 {
 		view.PrevURL = outboxURL(view.State, view.Page-1)
 	}
-	view.Entries = entries
+	for _, e := range entries {
+		view.Entries = append(view.Entries, h.newOutboxEntry(e))
+	}
 	if view.Stats, err = mail.Stats(ctx, h.s.db); err != nil {
 		return err
 	}
@@ -78,7 +112,7 @@ func outboxID(c *gin.Context) (int64, error) {
 
 // outboxMessageView is the outbox message page's data.
 type outboxMessageView struct {
-	mail.Entry
+	outboxEntry
 	// BodyHidden is set when mail goes out over SMTP: the body is then
 	// not shown, because its links (a token reveal, a staff password
 	// reset, a contact's status page) would let any staff member act as
@@ -98,7 +132,7 @@ func (h *staffHandlers) outboxMessage(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	view := outboxMessageView{Entry: entry, BodyHidden: !h.s.cfg.DevMail}
+	view := outboxMessageView{outboxEntry: h.newOutboxEntry(entry), BodyHidden: !h.s.cfg.DevMail}
 	if view.BodyHidden {
 		view.Text, view.HTML = "", ""
 	}
@@ -109,6 +143,9 @@ func (h *staffHandlers) outboxMessage(c *gin.Context) error {
 func (h *staffHandlers) retryMail(c *gin.Context) error {
 	id, err := outboxID(c)
 	if err != nil {
+		return err
+	}
+	if err := h.checkRetry(c, id); err != nil {
 		return err
 	}
 	actor := actorOf(c)
@@ -127,4 +164,21 @@ func (h *staffHandlers) retryMail(c *gin.Context) error {
 		return err
 	}
 	return redirect(c, "/staff/outbox?done=retried")
+}
+
+// checkRetry rejects a retry that the outbox pages do not offer: any retry
+// without SMTP, where mail stays in the outbox, and one of pending mail
+// that the delivery worker has not tried yet.
+func (h *staffHandlers) checkRetry(c *gin.Context, id int64) error {
+	if h.s.cfg.DevMail {
+		return userError(http.StatusConflict, "No SMTP server is configured (SMTP_URL), so mail stays here and cannot be retried.", nil)
+	}
+	entry, err := mail.Get(c.Request.Context(), h.s.db, id)
+	if err != nil {
+		return err
+	}
+	if entry.State == mail.Pending && entry.Attempts == 0 {
+		return userError(http.StatusConflict, "This message has not been tried yet. The delivery worker sends it shortly.", nil)
+	}
+	return nil
 }
