@@ -3,6 +3,7 @@ package tenants_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -112,5 +113,58 @@ func TestSetUserActiveRevokedToken(t *testing.T) {
 	}
 	if _, _, err := store.SetUserActive(ctx, tenant.ID, user.ID, false, tenants.Condition{SCIMTokenID: tokenID}); !errors.Is(err, tenants.ErrUnauthorized) {
 		t.Errorf("SetUserActive with a revoked token = %v, want ErrUnauthorized", err)
+	}
+}
+
+// TestUserWritesEndSessions checks that every SCIM user write that leaves
+// the user inactive ends their sessions, and one that leaves them active
+// keeps them.
+func TestUserWritesEndSessions(t *testing.T) {
+	t.Parallel()
+	db := pgtest.New(t)
+	store := tenants.NewStore(db)
+	ctx := context.Background()
+	tenant, tokenID := newTenant(t, store, "acme")
+	cond := tenants.Condition{SCIMTokenID: tokenID}
+
+	tests := []struct {
+		name  string
+		write func(userName, id string, active bool) error
+	}{
+		{"link", func(userName, _ string, active bool) error {
+			_, _, err := store.CreateOrLinkUser(ctx, tenant.ID, tenants.UserFields{UserName: userName, Active: active}, cond)
+			return err
+		}},
+		{"replace", func(userName, id string, active bool) error {
+			_, err := store.ReplaceUser(ctx, tenant.ID, id, tenants.UserFields{UserName: userName, Active: active}, cond)
+			return err
+		}},
+		{"set active", func(_, id string, active bool) error {
+			_, _, err := store.SetUserActive(ctx, tenant.ID, id, active, cond)
+			return err
+		}},
+	}
+	for i, tt := range tests {
+		for _, active := range []bool{true, false} {
+			userName := fmt.Sprintf("u%d-%v@acme.example", i, active)
+			var id string
+			if err := db.GetContext(ctx, &id, `INSERT INTO users (tenant_id, user_name, scim_managed) VALUES ($1, $2, $3) RETURNING id`,
+				tenant.ID, userName, tt.name != "link"); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := db.ExecContext(ctx, `INSERT INTO sessions (id_hash, user_id, tenant_id, expires_at) VALUES (decode(md5($1), 'hex'), $1::uuid, $2, now() + interval '1 hour')`, id, tenant.ID); err != nil {
+				t.Fatal(err)
+			}
+			if err := tt.write(userName, id, active); err != nil {
+				t.Fatalf("%s active=%v: %v", tt.name, active, err)
+			}
+			var sessions int
+			if err := db.GetContext(ctx, &sessions, `SELECT count(*) FROM sessions WHERE user_id = $1`, id); err != nil {
+				t.Fatal(err)
+			}
+			if want := map[bool]int{true: 1, false: 0}[active]; sessions != want {
+				t.Errorf("%s active=%v left %d sessions, want %d", tt.name, active, sessions, want)
+			}
+		}
 	}
 }

@@ -210,10 +210,17 @@ func (f UserFields) attributes() string {
 	return string(f.Attributes)
 }
 
-// endSessionsSQL deletes the sessions of the inactive users in the CTE
-// named saved, so deactivating a user signs them out in the same statement.
-const endSessionsSQL = `ended AS (
+// endSessions returns a CTE that deletes the sessions of the inactive
+// users in the CTE named saved, so deactivating a user signs them out in
+// the same statement. A user written active keeps their sessions, so for
+// them it returns "" and the statement does not open the sessions table.
+func endSessions(active bool) string {
+	if active {
+		return ""
+	}
+	return `, ended AS (
 	DELETE FROM sessions s USING saved WHERE s.tenant_id = saved.tenant_id AND s.user_id = saved.id AND NOT saved.active)`
+}
 
 // CreateOrLinkUser creates a user from f, or links the tenant's existing
 // user with the same userName (ignoring case) when SCIM does not manage
@@ -245,7 +252,7 @@ func (s *Store) CreateOrLinkUser(ctx context.Context, tenantID string, f UserFie
 				version = u.version + 1, updated_at = now()
 			WHERE NOT u.scim_managed
 			RETURNING u.*, (u.xmax = 0) AS created
-		), `+endSessionsSQL+`
+		)`+endSessions(f.Active)+`
 		SELECT `+UserColumns+`, created FROM saved`, args...)
 	if database.IsNotFound(database.Translate(err)) {
 		if err := s.explain(ctx, "users", tenantID, "", c); err != nil {
@@ -274,7 +281,7 @@ func (s *Store) ReplaceUser(ctx context.Context, tenantID, userID string, f User
 				password_hash = coalesce($11, u.password_hash), version = u.version + 1, updated_at = now()
 			WHERE u.tenant_id = $1 AND u.id = $2 AND u.deleted_at IS NULL`+cond+`
 			RETURNING u.*
-		), `+endSessionsSQL+`
+		)`+endSessions(f.Active)+`
 		SELECT `+UserColumns+` FROM saved`, args...)
 	if database.IsNotFound(database.Translate(err)) {
 		return User{}, fmt.Errorf("replace user: %w", s.explainOr(ctx, "users", tenantID, userID, c))
@@ -319,7 +326,7 @@ func (s *Store) SetUserActive(ctx context.Context, tenantID, userID string, acti
 				updated_at = CASE WHEN u.active = $3 THEN u.updated_at ELSE now() END
 			WHERE u.tenant_id = $1 AND u.id = $2 AND u.deleted_at IS NULL AND u.scim_managed`+cond+`
 			RETURNING u.*
-		), `+endSessionsSQL+`
+		)`+endSessions(active)+`
 		SELECT `+UserColumns+`, (SELECT coalesce(json_agg(json_build_object('GroupID', g.id, 'DisplayName', g.display_name)
 			ORDER BY lower(g.display_name), g.id), '[]') FROM group_members gm JOIN groups g ON g.id = gm.group_id
 			WHERE gm.tenant_id = saved.tenant_id AND gm.user_id = saved.id) AS groups
