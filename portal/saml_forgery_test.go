@@ -219,6 +219,77 @@ func forgeries() []forgery {
 		{name: "IdP status AuthnFailed", wantCode: codeStatus, build: edited(true, func(t *testing.T, env *signinEnv, root *etree.Element) {
 			setFailedStatus(root)
 		})},
+		{name: "IdP status Requester with a valid assertion", wantCode: codeStatus, build: edited(true, func(t *testing.T, env *signinEnv, root *etree.Element) {
+			descendant(root, "StatusCode").CreateAttr("Value", "urn:oasis:names:tc:SAML:2.0:status:Requester")
+		})},
+		{name: "wrapping: signed assertion in the Advice of an unsigned one", wantCode: codeAssertionCount, build: edited(false, func(t *testing.T, env *signinEnv, root *etree.Element) {
+			root.RemoveChild(child(root, "Signature"))
+			signed := child(root, "Assertion")
+			evil := signed.Copy()
+			evil.RemoveChild(child(evil, "Signature"))
+			descendant(evil, "NameID").SetText("admin@acme.test")
+			evil.CreateElement("saml:Advice").AddChild(signed.Copy())
+			root.InsertChildAt(signed.Index(), evil)
+			root.RemoveChild(signed)
+		})},
+		{name: "wrapping: signed assertion in the response signature's Object", wantCode: codeAssertionCount, build: edited(false, func(t *testing.T, env *signinEnv, root *etree.Element) {
+			signed := child(root, "Assertion")
+			evil := signed.Copy()
+			evil.RemoveChild(child(evil, "Signature"))
+			descendant(evil, "NameID").SetText("admin@acme.test")
+			root.RemoveChild(signed)
+			child(root, "Signature").CreateElement("ds:Object").AddChild(signed)
+			root.AddChild(evil)
+		})},
+		{name: "wrapping: encrypted assertion next to a plain one", wantCode: codeAssertionCount, build: func(t *testing.T, env *signinEnv, id string) []byte {
+			root := parseXML(t, valid(nil)(t, env, id))
+			root.RemoveChild(child(root, "Signature"))
+			plain := writeXML(t, child(root, "Assertion").Copy())
+			encrypted := parseXML(t, encryptedResponse(t, env, cbcEncrypter(), plain, nil))
+			root.AddChild(child(encrypted, "EncryptedAssertion"))
+			return writeXML(t, root)
+		}},
+		{name: "wrapping: unsigned response takes the signed assertion's ID", wantCode: codeSignature, build: edited(false, func(t *testing.T, env *signinEnv, root *etree.Element) {
+			root.RemoveChild(child(root, "Signature"))
+			root.CreateAttr("ID", child(root, "Assertion").SelectAttrValue("ID", ""))
+		})},
+		{name: "wrapping: copy of the response signature inside the assertion", wantCode: codeSignature, build: edited(false, func(t *testing.T, env *signinEnv, root *etree.Element) {
+			descendant(child(root, "Assertion"), "Subject").AddChild(child(root, "Signature").Copy())
+		})},
+		// goxmldsig finds a signature anywhere below the element it signs
+		// and digests that element without it, which is the IdP's content.
+		{name: "response signature moved into the assertion", build: edited(false, func(t *testing.T, env *signinEnv, root *etree.Element) {
+			responseSignature := child(root, "Signature")
+			root.RemoveChild(responseSignature)
+			descendant(child(root, "Assertion"), "Subject").AddChild(responseSignature)
+		})},
+		{name: "destination with a trailing slash", wantCode: codeDestination, build: edited(true, func(t *testing.T, env *signinEnv, root *etree.Element) {
+			root.CreateAttr("Destination", env.srv.acsURL("acme")+"/")
+		})},
+		{name: "recipient with a query string", wantCode: codeRecipient, build: func(t *testing.T, env *signinEnv, id string) []byte {
+			return valid(func(a *saml.Assertion) {
+				a.Subject.SubjectConfirmations[0].SubjectConfirmationData.Recipient = env.srv.acsURL("acme") + "?tenant=acme"
+			})(t, env, id)
+		}},
+		{name: "recipient with the scheme in upper case", wantCode: codeRecipient, build: func(t *testing.T, env *signinEnv, id string) []byte {
+			return valid(func(a *saml.Assertion) {
+				a.Subject.SubjectConfirmations[0].SubjectConfirmationData.Recipient = strings.Replace(env.srv.acsURL("acme"), "http://", "HTTP://", 1)
+			})(t, env, id)
+		}},
+		{name: "no Conditions", wantCode: codeExpired, build: valid(func(a *saml.Assertion) {
+			a.Conditions = nil
+		})},
+		{name: "subject confirmation without NotOnOrAfter", wantCode: codeMalformed, build: valid(func(a *saml.Assertion) {
+			a.Subject.SubjectConfirmations[0].SubjectConfirmationData.NotOnOrAfter = time.Time{}
+		})},
+		{name: "our audience among several in one restriction", build: edited(true, func(t *testing.T, env *signinEnv, root *etree.Element) {
+			assertion := child(root, "Assertion")
+			assertion.RemoveChild(child(assertion, "Signature"))
+			descendant(assertion, "AudienceRestriction").CreateElement("saml:Audience").SetText(otherSP)
+		})},
+		{name: "SHA-1 digest under a SHA-256 signature method", wantCode: codeSHA1, build: edited(false, func(t *testing.T, env *signinEnv, root *etree.Element) {
+			descendant(child(root, "Assertion"), "DigestMethod").CreateAttr("Algorithm", "http://www.w3.org/2000/09/xmldsig#sha1")
+		})},
 	}
 }
 
