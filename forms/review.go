@@ -83,8 +83,9 @@ type Decision struct {
 
 // Decide applies a decision and emails the contact. Approval activates the
 // tenant (see ActivateTenant) and, when a new SCIM token was issued, emails
-// the contact a one-time link that reveals it. It returns the activation,
-// which is zero unless approving.
+// the contact a one-time link that reveals it, after the approval mail so
+// the contact reads them in that order. It returns the activation, which
+// is zero unless approving.
 func (w *Workflow) Decide(ctx context.Context, d Decision) (Activation, error) {
 	note := strings.TrimSpace(d.Note)
 	if err := checkDecision(d.To, note); err != nil {
@@ -107,8 +108,14 @@ func (w *Workflow) Decide(ctx context.Context, d Decision) (Activation, error) {
 		if err != nil {
 			return err
 		}
-		if err := w.mailStatus(ctx, tx, r, note); err != nil {
+		if err := w.mailStatus(ctx, tx, r, note, approvalSCIM(r, out)); err != nil {
 			return err
+		}
+		if out.Token != "" {
+			contact := tenants.Contact{Name: r.ContactName, Email: r.ContactEmail}
+			if _, err := w.deliverToken(ctx, tx, d.Actor, out.Tenant, contact, out.TokenRecord, out.Token, r.ID); err != nil {
+				return err
+			}
 		}
 		return d.Actor.audit(ctx, tx, "request."+decisionVerb(d.To), stringOrEmpty(r.TenantID), r.ID,
 			map[string]any{"reference": r.Reference, "note": note})
@@ -152,9 +159,10 @@ func lockRequest(ctx context.Context, tx *sqlx.Tx, id string, version int) (Requ
 	return r, nil
 }
 
-// approve activates the request's tenant, moves the request to approved and
-// delivers a new token. It returns the note for the contact, with the
-// tenant's slug added when staff changed it.
+// approve activates the request's tenant and moves the request to
+// approved. It returns the note for the contact, with the tenant's slug
+// added when staff changed it. The caller mails the approval, then
+// delivers the activation's new token, if any.
 func (w *Workflow) approve(ctx context.Context, tx *sqlx.Tx, r Request, d Decision, note string) (Activation, Request, string, error) {
 	meeting, err := requestMeeting(ctx, tx, r.ID)
 	if err != nil {
@@ -186,13 +194,6 @@ func (w *Workflow) approve(ctx context.Context, tx *sqlx.Tx, r Request, d Decisi
 			w.cfg.BaseURL, act.Tenant.Slug, w.cfg.BaseURL, act.Tenant.Slug))
 	}
 	r.TenantID, r.TenantSlug = &act.Tenant.ID, act.Tenant.Slug
-
-	if act.Token != "" {
-		contact := tenants.Contact{Name: r.ContactName, Email: r.ContactEmail}
-		if _, err := w.deliverToken(ctx, tx, d.Actor, act.Tenant, contact, act.TokenRecord, act.Token, r.ID); err != nil {
-			return Activation{}, Request{}, "", err
-		}
-	}
 	return act, r, note, nil
 }
 
@@ -222,19 +223,31 @@ func activationFor(ctx context.Context, tx *sqlx.Tx, r Request, slug string, act
 
 // mailStatus emails the contact the request's new state with a status link
 // of its own, since only the hashes of earlier links are stored. The
-// earlier links keep working.
-func (w *Workflow) mailStatus(ctx context.Context, tx *sqlx.Tx, r Request, note string) error {
+// earlier links keep working. scim is the SCIM news of an approval.
+func (w *Workflow) mailStatus(ctx context.Context, tx *sqlx.Tx, r Request, note string, scim mail.ApprovalSCIM) error {
 	secret, err := addStatusLink(ctx, tx, r.ID, w.cfg.Now())
 	if err != nil {
 		return err
 	}
-	msg, err := mail.RequestStatus(r.ContactEmail, r.ContactName, r.CompanyName, r.Reference, string(r.State), note,
-		w.StatusURL(secret))
+	msg, err := statusMessage(r, r.State, note, w.StatusURL(secret), scim)
 	if err != nil {
-		return fmt.Errorf("build status mail: %w", err)
+		return err
 	}
 	_, err = mail.Enqueue(ctx, tx, msg)
 	return err
+}
+
+// approvalSCIM returns the SCIM news of r's approval mail: the token mail
+// of act follows, the tenant keeps the token it was sent before, or SCIM
+// was not requested.
+func approvalSCIM(r Request, act Activation) mail.ApprovalSCIM {
+	switch {
+	case act.Token != "":
+		return mail.SCIMTokenFollows
+	case r.SCIMRequested:
+		return mail.SCIMTokenSent
+	}
+	return mail.SCIMNotRequested
 }
 
 // StatusURL returns the contact's private status page for a link secret.

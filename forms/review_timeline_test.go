@@ -143,7 +143,7 @@ func TestTimelineOfApprovedRequest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := submittedRequest(t, db)
+	r := submittedRequest(t, db, validInput(t))
 
 	flow := NewWorkflow(WorkflowConfig{
 		DB: db, BaseURL: "https://gatehouse.example", Now: func() time.Time { return submissionClock },
@@ -182,12 +182,12 @@ func TestTimelineOfApprovedRequest(t *testing.T) {
 	}
 }
 
-// submittedRequest stores validInput as a request and confirms it as the
+// submittedRequest stores the input as a request and confirms it as the
 // contact would.
-func submittedRequest(t *testing.T, db *sqlx.DB) Request {
+func submittedRequest(t *testing.T, db *sqlx.DB, in SubmissionInput) Request {
 	t.Helper()
 	ctx := context.Background()
-	sub, problems := ValidateSubmission(ctx, validInput(t), SubmissionOptions{Now: submissionClock})
+	sub, problems := ValidateSubmission(ctx, in, SubmissionOptions{Now: submissionClock})
 	if problems.HasErrors() {
 		t.Fatal(problems.Errors())
 	}

@@ -148,6 +148,9 @@ func enqueueVerifyMail(ctx context.Context, tx *sqlx.Tx, r Request, links Contac
 	return nil
 }
 
+// enqueueStatusMail mails the contact a new status link with the request's
+// state, when they asked for new links. The SCIM token of an approved
+// request went out with the approval, so the mail refers to that one.
 func enqueueStatusMail(ctx context.Context, tx *sqlx.Tx, r Request, note string, status secrets.LinkSecret, links ContactLinks) error {
 	// mail.RequestStatus accepts only the states a contact is notified of,
 	// and to the contact a request in review is still submitted.
@@ -155,15 +158,34 @@ func enqueueStatusMail(ctx context.Context, tx *sqlx.Tx, r Request, note string,
 	if state == StateInReview {
 		state = StateSubmitted
 	}
-	msg, err := mail.RequestStatus(r.ContactEmail, r.ContactName, r.CompanyName, r.Reference,
-		string(state), note, links.StatusURL(status))
+	scim := mail.SCIMNotRequested
+	if r.SCIMRequested {
+		scim = mail.SCIMTokenSent
+	}
+	msg, err := statusMessage(r, state, note, links.StatusURL(status), scim)
 	if err != nil {
-		return fmt.Errorf("build status mail: %w", err)
+		return err
 	}
 	if _, err := mail.Enqueue(ctx, tx, msg); err != nil {
 		return err
 	}
 	return nil
+}
+
+// statusMessage builds the mail that notifies the contact of r that it is
+// in state, with the approval's SCIM news when state is approved.
+func statusMessage(r Request, state State, note, statusURL string, scim mail.ApprovalSCIM) (mail.Message, error) {
+	var msg mail.Message
+	var err error
+	if state == StateApproved {
+		msg, err = mail.RequestApproved(r.ContactEmail, r.ContactName, r.CompanyName, r.Reference, note, statusURL, scim)
+	} else {
+		msg, err = mail.RequestStatus(r.ContactEmail, r.ContactName, r.CompanyName, r.Reference, string(state), note, statusURL)
+	}
+	if err != nil {
+		return mail.Message{}, fmt.Errorf("build status mail: %w", err)
+	}
+	return msg, nil
 }
 
 // addStatusLink gives the request one more status link, valid for

@@ -34,6 +34,44 @@ func VerifyRequest(to, contactName, company, reference, verifyURL, statusURL str
 type requestStatusData struct {
 	header
 	ContactName, Company, Reference, State, Note, StatusURL string
+	SCIM                                                    ApprovalSCIM
+}
+
+// ApprovalSCIM is the news about SCIM provisioning that an approval mail
+// gives the contact.
+type ApprovalSCIM string
+
+// The SCIM news of an approval mail.
+const (
+	// SCIMNotRequested: the request did not ask for SCIM provisioning.
+	SCIMNotRequested ApprovalSCIM = "not_requested"
+	// SCIMTokenFollows: a token mail is enqueued right after this one.
+	SCIMTokenFollows ApprovalSCIM = "token_follows"
+	// SCIMTokenSent: the token was mailed before, such as when the tenant
+	// already had a working token or the contact asked for new links.
+	SCIMTokenSent ApprovalSCIM = "token_sent"
+)
+
+// RequestApproved builds the RequestStatus mail of an approved request
+// with the SCIM news scim, so the contact need not guess whether a token
+// mail follows.
+func RequestApproved(to, contactName, company, reference, note, statusURL string, scim ApprovalSCIM) (Message, error) {
+	switch scim {
+	case SCIMNotRequested, SCIMTokenFollows, SCIMTokenSent:
+	default:
+		return Message{}, fmt.Errorf("build %s mail: unknown SCIM news %q", KindRequestStatus, scim)
+	}
+	address, err := checkMessage(KindRequestStatus, to, "company", company, "reference", reference)
+	if err == nil {
+		err = checkLinks(KindRequestStatus, "status URL", statusURL)
+	}
+	if err != nil {
+		return Message{}, err
+	}
+	return render(KindRequestStatus, address, &requestStatusData{
+		ContactName: contactName, Company: company, Reference: reference,
+		State: "approved", Note: note, StatusURL: statusURL, SCIM: scim,
+	})
 }
 
 // RequestStatus builds the mail that notifies an IT contact of their setup
