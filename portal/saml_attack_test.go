@@ -199,3 +199,23 @@ func TestEncryptedResponseHelper(t *testing.T) {
 		t.Errorf("/me = %d %v", status, me)
 	}
 }
+
+// TestACSCountsAssertionsBeforeDecrypting posts a Response with two
+// encrypted assertions whose keys are made up. Each decryption costs an
+// RSA private-key operation, and a 1 MiB form holds hundreds of encrypted
+// assertions, so a Response that is rejected for its number of assertions
+// must be rejected for that before anything is decrypted.
+func TestACSCountsAssertionsBeforeDecrypting(t *testing.T) {
+	t.Parallel()
+	env := newSigninEnv(t, envOptions{})
+	b := env.newBrowser()
+	root := parseXML(t, encryptedResponse(t, env, cbcEncrypter(), []byte("<a/>"), nil))
+	root.CreateAttr("InResponseTo", env.pendingRequestID(b, "acme"))
+	root.AddChild(child(root, "EncryptedAssertion").Copy())
+	raw := []byte(strings.ReplaceAll(string(writeXML(t, root)), "<xenc:CipherValue>", "<xenc:CipherValue>AAAA"))
+
+	resp := env.postResponse(b, "acme", raw, "")
+	if diff := cmp.Diff(rejection{Status: http.StatusForbidden, Code: codeAssertionCount}, rejectionOf(resp)); diff != "" {
+		t.Errorf("rejection (-want +got):\n%s\nlogs:\n%s", diff, env.logs)
+	}
+}

@@ -38,7 +38,8 @@ type responseScan struct {
 	SubStatusCode string
 	StatusMessage string
 	// Assertions counts Assertion and EncryptedAssertion elements anywhere,
-	// including inside decrypted assertions.
+	// including inside the encrypted assertion, which is decrypted only
+	// when it is the only assertion.
 	Assertions int
 	// Algorithms lists every SignatureMethod and Reference DigestMethod.
 	Algorithms []string
@@ -49,7 +50,8 @@ type responseScan struct {
 
 // scanResponse checks the raw XML of a Response and reads its envelope.
 // It rejects a DOCTYPE before any parser sees the document, and decrypts
-// encrypted assertions with key to check their content the same way.
+// an encrypted assertion with key, when it is the Response's only
+// assertion, to check its content the same way.
 func scanResponse(raw []byte, key tls.Certificate) (responseScan, error) {
 	var scan responseScan
 	root, err := parseUntrusted(raw)
@@ -62,23 +64,26 @@ func scanResponse(raw []byte, key tls.Certificate) (responseScan, error) {
 	scan.ResponseID = root.SelectAttrValue("ID", "")
 	scan.InResponseTo = root.SelectAttrValue("InResponseTo", "")
 	readEnvelope(root, &scan)
+	readSignedContent(root, &scan, false)
 
-	var decrypted []*etree.Element
+	// Each decryption costs an RSA private-key operation, and a posted form
+	// holds hundreds of encrypted assertions. A Response with more than one
+	// assertion is rejected for that alone, so nothing in it is decrypted.
+	if scan.Assertions != 1 {
+		return scan, nil
+	}
+	var decrypted *etree.Element
 	var walkErr error
 	walkElements(root, func(el *etree.Element) {
-		if walkErr != nil || el.NamespaceURI() != saml2.SAMLAssertionNamespace || el.Tag != saml2.EncryptedAssertionTag {
-			return
+		if el.NamespaceURI() == saml2.SAMLAssertionNamespace && el.Tag == saml2.EncryptedAssertionTag {
+			decrypted, walkErr = decryptForScan(el, key)
 		}
-		var plain *etree.Element
-		plain, walkErr = decryptForScan(el, key)
-		decrypted = append(decrypted, plain)
 	})
 	if walkErr != nil {
 		return scan, walkErr
 	}
-	readSignedContent(root, &scan, false)
-	for _, el := range decrypted {
-		readSignedContent(el, &scan, true)
+	if decrypted != nil {
+		readSignedContent(decrypted, &scan, true)
 	}
 	return scan, nil
 }
