@@ -219,3 +219,37 @@ func TestACSCountsAssertionsBeforeDecrypting(t *testing.T) {
 		t.Errorf("rejection (-want +got):\n%s\nlogs:\n%s", diff, env.logs)
 	}
 }
+
+// TestACSFoldsOnlyASCIICase checks that a NameID names a user only when it
+// is their userName or email up to ASCII letter case. PostgreSQL's lower()
+// also folds letters such as the Kelvin sign (U+212A) to k, so an IdP
+// account named with one would otherwise sign in as another user.
+func TestACSFoldsOnlyASCIICase(t *testing.T) {
+	t.Parallel()
+	env := newSigninEnv(t, envOptions{})
+	env.addUser(env.tenant, "kate@acme.test", "kate@acme.test")
+	env.addUser(env.tenant, "u-1042", "irene@acme.test")
+	cases := []struct {
+		nameID       string
+		wantUserName string // "" when no user may be signed in
+	}{
+		{"Kate@ACME.test", "kate@acme.test"},
+		{"IRENE@acme.test", "u-1042"},
+		{"\u212Aate@acme.test", ""},
+		{"\u0130rene@acme.test", ""},
+	}
+	for _, tc := range cases {
+		env.idp.setUser(tc.nameID)
+		b := env.newBrowser()
+		acs := env.signInSPInitiated(b, "acme")
+		status, me := env.me(b)
+		switch {
+		case tc.wantUserName == "" && status != http.StatusUnauthorized:
+			t.Errorf("NameID %q signed in as %v", tc.nameID, me["userName"])
+		case tc.wantUserName == "" && !strings.Contains(acs.Body, "We could not find your account"):
+			t.Errorf("NameID %q: ACS = %d, want the unknown user page", tc.nameID, acs.Status)
+		case tc.wantUserName != "" && me["userName"] != tc.wantUserName:
+			t.Errorf("NameID %q: /me = %d %v, want %s", tc.nameID, status, me, tc.wantUserName)
+		}
+	}
+}

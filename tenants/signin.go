@@ -171,14 +171,22 @@ func (s *Store) CreateSPKey(ctx context.Context, cert []byte, sealed secrets.Sea
 }
 
 // UserForSAML finds the tenant's user that a SAML NameID names: the user
-// whose userName is the NameID, ignoring case, or else the one user whose
-// email is. Deactivated users are returned (the caller refuses them) and
-// users deleted over SCIM are not. No match, or several by email, is
-// database.ErrNotFound.
+// whose userName is the NameID, ignoring the case of ASCII letters, or else
+// the one user whose email is. Deactivated users are returned (the caller
+// refuses them) and users deleted over SCIM are not. No match, or several
+// by email, is database.ErrNotFound.
+//
+// The queries match with lower(), which folds more than ASCII: it turns
+// the Kelvin sign (U+212A) into k and, in the C.UTF-8 locale, U+0130 into
+// i. An IdP that keeps such a name apart from the ASCII one must not sign
+// it in as another user, so the matches are checked again in Go.
 func (s *Store) UserForSAML(ctx context.Context, tenantID, nameID string) (User, error) {
 	u, err := s.UserByUserName(ctx, tenantID, nameID)
-	if err == nil || !database.IsNotFound(err) {
-		return u, err
+	if err == nil && equalFoldASCII(u.UserName, nameID) {
+		return u, nil
+	}
+	if err != nil && !database.IsNotFound(err) {
+		return User{}, err
 	}
 	var users []User
 	err = sqlx.SelectContext(ctx, s.db, &users, `
@@ -187,10 +195,31 @@ func (s *Store) UserForSAML(ctx context.Context, tenantID, nameID string) (User,
 	if err != nil {
 		return User{}, fmt.Errorf("get user by email: %w", database.Translate(err))
 	}
-	if len(users) != 1 {
+	if len(users) != 1 || !equalFoldASCII(users[0].Email, nameID) {
 		return User{}, fmt.Errorf("get user by email: %d matches: %w", len(users), database.ErrNotFound)
 	}
 	return users[0], nil
+}
+
+// equalFoldASCII reports whether a and b are equal when ASCII letters are
+// compared without case and every other byte exactly.
+func equalFoldASCII(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		if lowerASCII(a[i]) != lowerASCII(b[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func lowerASCII(c byte) byte {
+	if 'A' <= c && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
 }
 
 // SignInCandidate is a user whose userName or email matches what someone
