@@ -4,6 +4,7 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -251,5 +252,27 @@ func TestACSFoldsOnlyASCIICase(t *testing.T) {
 		case tc.wantUserName != "" && me["userName"] != tc.wantUserName:
 			t.Errorf("NameID %q: /me = %d %v, want %s", tc.nameID, status, me, tc.wantUserName)
 		}
+	}
+}
+
+// TestACSAcceptsWrappedBase64 checks that a SAMLResponse whose base64 is
+// wrapped into lines, as some IdPs send it, is read.
+func TestACSAcceptsWrappedBase64(t *testing.T) {
+	t.Parallel()
+	env := newSigninEnv(t, envOptions{})
+	env.addUser(env.tenant, "ada@acme.test", "ada@acme.test")
+	env.idp.setUser("ada@acme.test")
+	b := env.newBrowser()
+	encoded := base64.StdEncoding.EncodeToString(env.idp.respond(t, env.srv.spEntityID("acme"), env.pendingRequestID(b, "acme"), nil))
+	var wrapped strings.Builder
+	for len(encoded) > 76 {
+		wrapped.WriteString(encoded[:76] + "\r\n")
+		encoded = encoded[76:]
+	}
+	wrapped.WriteString(encoded + "\r\n")
+
+	resp := b.post(env.srv.acsURL("acme"), url.Values{"SAMLResponse": {wrapped.String()}})
+	if resp.Status != http.StatusSeeOther {
+		t.Errorf("ACS = %d %v, want 303; logs:\n%s", resp.Status, rejectionOf(resp), env.logs)
 	}
 }

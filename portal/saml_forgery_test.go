@@ -2,6 +2,7 @@ package portal
 
 import (
 	"bytes"
+	"compress/flate"
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/base64"
@@ -446,6 +447,12 @@ func TestACSFormLimits(t *testing.T) {
 	t.Parallel()
 	env := newSigninEnv(t, envOptions{})
 	b := env.newBrowser()
+	// validResponse contains "+" and "/" once base64-encoded, so the
+	// URL-safe alphabet differs from the standard one.
+	var validResponse []byte
+	for !strings.ContainsAny(b64(string(validResponse)), "+/") {
+		validResponse = env.idp.respond(t, env.srv.spEntityID("acme"), "", nil)
+	}
 	cases := []struct {
 		name     string
 		form     url.Values
@@ -458,6 +465,9 @@ func TestACSFormLimits(t *testing.T) {
 		{"overlong RelayState", url.Values{"SAMLResponse": {"PA=="}, "RelayState": {"/" + strings.Repeat("a", maxRelayState)}}, codeMalformed},
 		{"not XML", url.Values{"SAMLResponse": {"aGVsbG8gd29ybGQ="}}, codeMalformed},
 		{"too many elements", url.Values{"SAMLResponse": {b64(strings.Repeat("<a/>", maxXMLTokens/3+1))}}, codeTooLarge},
+		{"nested too deeply", url.Values{"SAMLResponse": {b64(strings.Repeat("<a>", maxXMLDepth+1) + strings.Repeat("</a>", maxXMLDepth+1))}}, codeMalformed},
+		{"deflated response", url.Values{"SAMLResponse": {base64.StdEncoding.EncodeToString(deflate(t, validResponse))}}, codeMalformed},
+		{"URL-safe base64", url.Values{"SAMLResponse": {base64.URLEncoding.EncodeToString(validResponse)}}, codeMalformed},
 	}
 	for _, tc := range cases {
 		resp := b.post(env.srv.acsURL("acme"), tc.form)
@@ -488,3 +498,20 @@ func TestACSEncryptedToAnotherKey(t *testing.T) {
 }
 
 func b64(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+
+// deflate compresses raw as the HTTP-Redirect binding does.
+func deflate(t *testing.T, raw []byte) []byte {
+	t.Helper()
+	var out bytes.Buffer
+	w, err := flate.NewWriter(&out, flate.BestCompression)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write(raw); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return out.Bytes()
+}
