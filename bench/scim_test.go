@@ -17,6 +17,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -41,6 +42,10 @@ const loadedUsers = 10000
 // GATEHOUSE_BENCH_OPS (such as "PATCH,GET") and GATEHOUSE_BENCH_CLIENTS
 // (such as "32") run only those operations and client counts, for
 // profiling one of them.
+//
+// It also prints the CPU time each request took in this process (the
+// HTTP client, the SCIM server and the driver, or the driver alone) and
+// in the database's backends, which shows where the two shared cores go.
 func BenchmarkSCIM(b *testing.B) {
 	env := setUp(b)
 	duration := 3 * time.Second
@@ -62,8 +67,9 @@ func BenchmarkSCIM(b *testing.B) {
 		{name: "GET", bareName: "SELECT", scimOp: env.scimGet, bareOp: env.bareSelect, target: 0.4},
 		{name: "PATCH", bareName: "UPDATE", scimOp: env.scimPatch, bareOp: env.bareUpdate, target: 0.4},
 	}
-	fmt.Printf("\n%-7s %7s %9s %8s %8s | %-6s %9s %8s %8s | %6s %6s\n",
-		"SCIM op", "clients", "req/s", "p50 ms", "p99 ms", "bare", "req/s", "p50 ms", "p99 ms", "ratio", "target")
+	fmt.Printf("\n%-7s %7s %9s %8s %8s | %-6s %9s %8s %8s | %6s %6s | %s\n",
+		"SCIM op", "clients", "req/s", "p50 ms", "p99 ms", "bare", "req/s", "p50 ms", "p99 ms", "ratio", "target",
+		"CPU us per request: SCIM Go, SCIM PG, bare Go, bare PG")
 	for _, clients := range []int{1, 8, 32} {
 		if !selected("GATEHOUSE_BENCH_CLIENTS", strconv.Itoa(clients)) {
 			continue
@@ -72,11 +78,15 @@ func BenchmarkSCIM(b *testing.B) {
 			if !selected("GATEHOUSE_BENCH_OPS", p.name) {
 				continue
 			}
+			before := env.cpu()
 			bare := measure(b, clients, duration, &p.bareSeq, p.bareOp)
+			between := env.cpu()
 			got := measure(b, clients, duration, &p.scimSeq, p.scimOp)
+			after := env.cpu()
 			ratio := got.rate / bare.rate
-			fmt.Printf("%-7s %7d %9.0f %8.2f %8.2f | %-6s %9.0f %8.2f %8.2f | %5.0f%% %5.0f%%\n",
-				p.name, clients, got.rate, ms(got.p50), ms(got.p99), p.bareName, bare.rate, ms(bare.p50), ms(bare.p99), ratio*100, p.target*100)
+			fmt.Printf("%-7s %7d %9.0f %8.2f %8.2f | %-6s %9.0f %8.2f %8.2f | %5.0f%% %5.0f%% | %s %s\n",
+				p.name, clients, got.rate, ms(got.p50), ms(got.p99), p.bareName, bare.rate, ms(bare.p50), ms(bare.p99), ratio*100, p.target*100,
+				after.perRequest(between, got, duration), between.perRequest(before, bare, duration))
 			if clients == 32 {
 				b.ReportMetric(ratio, p.name+"-ratio-32")
 				b.ReportMetric(ms(got.p99), p.name+"-p99-ms-32")
@@ -101,6 +111,68 @@ func selected(key, value string) bool {
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// cpuTime is the CPU time used so far by this process and by the
+// database's backends. pgOK is false where the backends' /proc entries
+// cannot be read, such as a database on another machine.
+type cpuTime struct {
+	process  time.Duration
+	backends time.Duration
+	pgOK     bool
+}
+
+// clockTick is the unit of the CPU times in /proc/<pid>/stat: USER_HZ,
+// 100 per second on Linux's common architectures.
+const clockTick = 10 * time.Millisecond
+
+func (e *benchEnv) cpu() cpuTime {
+	var usage syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &usage)
+	t := cpuTime{process: time.Duration(usage.Utime.Nano() + usage.Stime.Nano())}
+
+	var pids []int
+	if err := e.db.Select(&pids, `SELECT pid FROM pg_stat_activity WHERE datname = current_database()`); err != nil {
+		return t
+	}
+	t.pgOK = true
+	for _, pid := range pids {
+		ticks, ok := processTicks(pid)
+		t.pgOK = t.pgOK && ok
+		t.backends += time.Duration(ticks) * clockTick
+	}
+	return t
+}
+
+// processTicks returns the user and system CPU time of a process in
+// clock ticks, from fields 14 and 15 of /proc/<pid>/stat.
+func processTicks(pid int) (int64, bool) {
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, false
+	}
+	// The command name in field 2 may hold spaces, so count from its
+	// closing parenthesis.
+	end := strings.LastIndexByte(string(data), ')')
+	fields := strings.Fields(string(data[end+1:]))
+	if len(fields) < 13 {
+		return 0, false
+	}
+	user, err1 := strconv.ParseInt(fields[11], 10, 64)
+	system, err2 := strconv.ParseInt(fields[12], 10, 64)
+	return user + system, err1 == nil && err2 == nil
+}
+
+// perRequest formats the CPU time per request between since and t, in
+// microseconds, in this process and in the database's backends. Backends
+// that ended in between are not counted.
+func (t cpuTime) perRequest(since cpuTime, r result, d time.Duration) string {
+	n := r.rate * d.Seconds()
+	backends := "-"
+	if t.pgOK && since.pgOK {
+		backends = fmt.Sprintf("%.0f", float64((t.backends-since.backends).Microseconds())/n)
+	}
+	return fmt.Sprintf("%7.0f %7s", float64((t.process-since.process).Microseconds())/n, backends)
+}
 
 type result struct {
 	rate     float64
