@@ -276,3 +276,50 @@ func TestACSAcceptsWrappedBase64(t *testing.T) {
 		t.Errorf("ACS = %d %v, want 303; logs:\n%s", resp.Status, rejectionOf(resp), env.logs)
 	}
 }
+
+// TestACSRotatesSession checks that a sign-in at the ACS never keeps a
+// session ID from before it: a cookie planted before sign-in stays signed
+// out, and the cookie of an earlier sign-in ends with the next one.
+func TestACSRotatesSession(t *testing.T) {
+	t.Parallel()
+	env := newSigninEnv(t, envOptions{})
+	env.addUser(env.tenant, "ada@acme.test", "ada@acme.test")
+	env.idp.setUser("ada@acme.test")
+	site := mustURL(t, env.web.URL)
+	withCookie := func(value string) *browser {
+		b := env.newBrowser()
+		b.client.Jar.SetCookies(site, []*http.Cookie{{Name: sessionCookie, Value: value, Path: "/"}})
+		return b
+	}
+	cookieOf := func(b *browser) string {
+		for _, c := range b.client.Jar.Cookies(site) {
+			if c.Name == sessionCookie {
+				return c.Value
+			}
+		}
+		return ""
+	}
+
+	victim := withCookie("planted-by-an-attacker")
+	if acs := env.signInSPInitiated(victim, "acme"); acs.Status != http.StatusSeeOther {
+		t.Fatalf("sign-in = %d", acs.Status)
+	}
+	first := cookieOf(victim)
+	if first == "" || first == "planted-by-an-attacker" {
+		t.Errorf("session cookie after sign-in = %q, want a new value", first)
+	}
+	if status, _ := env.me(withCookie("planted-by-an-attacker")); status != http.StatusUnauthorized {
+		t.Errorf("/me with the planted cookie = %d, want 401", status)
+	}
+
+	env.signInSPInitiated(victim, "acme")
+	if second := cookieOf(victim); second == first {
+		t.Errorf("a second sign-in kept the session cookie")
+	}
+	if status, _ := env.me(withCookie(first)); status != http.StatusUnauthorized {
+		t.Errorf("/me with the first sign-in's cookie = %d, want 401", status)
+	}
+	if status, _ := env.me(victim); status != http.StatusOK {
+		t.Errorf("/me after the second sign-in = %d, want 200", status)
+	}
+}
