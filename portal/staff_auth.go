@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -88,6 +89,9 @@ func (h *staffHandlers) showSignIn(c *gin.Context) error {
 	switch c.Query("done") {
 	case "password":
 		form.Notice = "Your password is set. Sign in with it now."
+		if email := c.Query("email"); len(email) <= maxEmailLength {
+			form.Email = email
+		}
 	case "signedout":
 		form.Notice = "You are signed out."
 	}
@@ -225,7 +229,7 @@ func (h *staffHandlers) setPassword(c *gin.Context) error {
 	if password != secrets.Password(c.PostForm("confirm")) {
 		return h.passwordProblem(c, link, "The two passwords differ. Type the same password twice.")
 	}
-	_, err := h.staff.SetPassword(c.Request.Context(), actorOf(c), link, password)
+	staff, err := h.staff.SetPassword(c.Request.Context(), actorOf(c), link, password)
 	var input *forms.InputError
 	switch {
 	case errors.Is(err, forms.ErrPasswordLinkInvalid):
@@ -237,7 +241,7 @@ func (h *staffHandlers) setPassword(c *gin.Context) error {
 		return err
 	}
 	h.s.setCookie(c, sessionCookie, "", -1)
-	return redirect(c, "/staff/signin?done=password")
+	return redirect(c, "/staff/signin?"+url.Values{"done": {"password"}, "email": {staff.Email}}.Encode())
 }
 
 func (h *staffHandlers) passwordProblem(c *gin.Context, link secrets.LinkSecret, message string) error {

@@ -88,7 +88,7 @@ func TestStaffJourneyInBrowser(t *testing.T) {
 	env.db.ExecContext(t.Context(), `UPDATE setup_requests SET submitted_at = now() - interval '3 days' WHERE id = $1`, r.ID)
 
 	password := "a long staff passphrase"
-	var queue, request, approved string
+	var prefilled, queue, request, approved string
 	err = chromedp.Do(ctx,
 		chromedp.Navigate(env.web.URL+"/staff/password/"+link.Reveal()),
 		chromedp.WaitVisible(chromedp.CSS(`#password`)),
@@ -97,7 +97,7 @@ func TestStaffJourneyInBrowser(t *testing.T) {
 		chromedp.SendKeys(chromedp.CSS(`#confirm`), password),
 		chromedp.Submit(chromedp.CSS(`#password`)),
 		chromedp.WaitVisible(chromedp.CSS(`#email`)),
-		chromedp.SendKeys(chromedp.CSS(`#email`), "ada@gatehouse.example"),
+		into(&prefilled, chromedp.Value(chromedp.CSS(`#email`))),
 		chromedp.SendKeys(chromedp.CSS(`#password`), password),
 		shot("02-sign-in"),
 		chromedp.Submit(chromedp.CSS(`#email`)),
@@ -116,7 +116,10 @@ func TestStaffJourneyInBrowser(t *testing.T) {
 		shot("05-approved"),
 	)
 	if err != nil {
-		t.Fatalf("staff journey: %v", err)
+		t.Fatalf("staff journey: %v (sign-in email field read %q)", err, prefilled)
+	}
+	if prefilled != "ada@gatehouse.example" {
+		t.Errorf("sign-in email after setting the password = %q, want ada@gatehouse.example", prefilled)
 	}
 	for _, want := range []string{"Globex Foods", "Umbrella Labs", "Initech", "business days"} {
 		if !strings.Contains(queue, want) {

@@ -120,6 +120,10 @@ func TestStaffPasswordReset(t *testing.T) {
 	if res.Status != http.StatusSeeOther {
 		t.Fatalf("set password: status %d: %s", res.Status, res.Body)
 	}
+	signin := c.get(res.Location).Body
+	if !strings.Contains(signin, `value="pat@gatehouse.example"`) || !strings.Contains(signin, `current-password" required autofocus`) {
+		t.Errorf("sign-in page after setting the password: email not filled in, or password not focused")
+	}
 	c.signIn("pat@gatehouse.example", "a brand new passphrase")
 	if res := c.get(link); res.Status != http.StatusNotFound {
 		t.Errorf("used link: status %d, want 404", res.Status)
