@@ -2,6 +2,7 @@ package portal
 
 import (
 	"crypto/x509"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -111,6 +112,32 @@ func TestLoginNotHijackedByOtherTenant(t *testing.T) {
 	}
 	if status, me := env.me(b); status != http.StatusOK || me["tenant"] != "acme" {
 		t.Errorf("/me = %d %v, want tenant acme", status, me)
+	}
+}
+
+// TestLoginNotCrowdedOut checks that a tenant cannot hide a user's own
+// account from the password sign-in by provisioning many accounts with
+// the user's email: only a few accounts per tenant are considered.
+func TestLoginNotCrowdedOut(t *testing.T) {
+	t.Parallel()
+	env := newSigninEnv(t, envOptions{})
+	bob := env.addUser(env.tenant, "bob@beta.example", "bob@beta.example")
+	env.setPassword(bob, testPassword)
+	crowd := env.createTenant("aardvark", "Aardvark Ltd", tenants.Settings{RequireSSO: true})
+	for i := range maxCandidates + 1 {
+		env.addUser(crowd, fmt.Sprintf("bob-%d", i), "bob@beta.example")
+	}
+	b := env.newBrowser()
+
+	resp := login(b, env, "bob@beta.example", testPassword)
+	if resp.Status != http.StatusSeeOther || resp.Location != "/account" {
+		t.Fatalf("/login = %d %q, want 303 /account in Bob's own tenant", resp.Status, resp.Location)
+	}
+	if status, me := env.me(b); status != http.StatusOK || me["tenant"] != "acme" {
+		t.Errorf("/me = %d %v, want tenant acme", status, me)
+	}
+	if resp := login(env.newBrowser(), env, "bob@beta.example", ""); !strings.Contains(resp.Body, `href="/sso/acme"`) {
+		t.Errorf("empty password: /login = %d %q, want a choice that includes Acme:\n%s", resp.Status, resp.Location, resp.Body)
 	}
 }
 

@@ -230,17 +230,31 @@ type SignInCandidate struct {
 	RequireSSO bool   `db:"tenant_require_sso"`
 }
 
+// signInCandidatesPerTenant bounds the candidates one tenant contributes:
+// a user whose userName matches and another whose email does. A tenant can
+// provision any number of accounts with someone else's email over SCIM,
+// and without the bound they would fill the limit and hide that person's
+// own account.
+const signInCandidatesPerTenant = 2
+
 // SignInCandidates returns the users of every tenant whose userName or
-// email is email, ignoring case, except users deleted over SCIM. The
+// email is email, ignoring case, except users deleted over SCIM. It takes
+// at most signInCandidatesPerTenant from each tenant, userName matches
+// first, and at most limit in all, in the order of the tenants' names. The
 // password sign-in page has no tenant in its URL, so this is the one user
 // query that spans tenants.
 func (s *Store) SignInCandidates(ctx context.Context, email string, limit int) ([]SignInCandidate, error) {
 	var out []SignInCandidate
 	err := sqlx.SelectContext(ctx, s.db, &out, `
-		SELECT `+prefixColumns("u.", UserColumns)+`, t.slug AS tenant_slug, t.require_sso AS tenant_require_sso
-		FROM users u JOIN tenants t ON t.id = u.tenant_id
-		WHERE (lower(u.user_name) = lower($1) OR (lower(u.email) = lower($1) AND u.email <> '')) AND u.deleted_at IS NULL
-		ORDER BY t.name, t.slug, u.id LIMIT $2`, email, limit)
+		SELECT `+prefixColumns("c.", UserColumns)+`, c.tenant_slug, c.tenant_require_sso FROM (
+			SELECT `+prefixColumns("u.", UserColumns)+`, t.slug AS tenant_slug, t.require_sso AS tenant_require_sso,
+			       t.name AS tenant_name,
+			       row_number() OVER (PARTITION BY u.tenant_id ORDER BY lower(u.user_name) = lower($1) DESC, u.id) AS rank
+			FROM users u JOIN tenants t ON t.id = u.tenant_id
+			WHERE (lower(u.user_name) = lower($1) OR (lower(u.email) = lower($1) AND u.email <> '')) AND u.deleted_at IS NULL
+		) c
+		WHERE c.rank <= $3
+		ORDER BY c.tenant_name, c.tenant_slug, c.id LIMIT $2`, email, limit, signInCandidatesPerTenant)
 	if err != nil {
 		return nil, fmt.Errorf("find sign-in candidates: %w", database.Translate(err))
 	}
