@@ -8,8 +8,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/crewjam/saml"
 	"github.com/crewjam/saml/xmlenc"
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/gatehouse-dev/gatehouse/tenants"
 )
 
 // spCertificate returns the certificate that gatehouse's SP metadata
@@ -321,5 +324,61 @@ func TestACSRotatesSession(t *testing.T) {
 	}
 	if status, _ := env.me(victim); status != http.StatusOK {
 		t.Errorf("/me after the second sign-in = %d, want 200", status)
+	}
+}
+
+// TestACSKeepsTenantsApart posts IdP-initiated Responses meant for one
+// tenant, or signed by its IdP, to another tenant's ACS. Both tenants
+// accept IdP-initiated sign-in, and Ada is a user of both.
+func TestACSKeepsTenantsApart(t *testing.T) {
+	t.Parallel()
+	env := newSigninEnv(t, envOptions{Settings: tenants.Settings{IdPInitiated: true}})
+	globex := env.createTenant("globex", "Globex", tenants.Settings{IdPInitiated: true})
+	globexIdP := newTestIdP(t, "")
+	env.connect(globex, globexIdP, saml.HTTPRedirectBinding, []*x509.Certificate{globexIdP.cert})
+	for _, idp := range []*testIdP{env.idp, globexIdP} {
+		idp.trustSP(t, env, "acme", false)
+		idp.trustSP(t, env, "globex", false)
+	}
+	for _, tenant := range []tenants.Tenant{env.tenant, globex} {
+		env.addUser(tenant, "ada@acme.test", "ada@acme.test")
+	}
+	env.idp.setUser("ada@acme.test")
+	globexIdP.setUser("ada@acme.test")
+
+	cases := []struct {
+		name     string
+		response func() []byte
+		wantCode string
+	}{
+		{"Acme's IdP, for Globex's audience and ACS", func() []byte {
+			return env.idp.respond(t, env.srv.spEntityID("globex"), "", nil)
+		}, codeSignature},
+		{"Acme's IdP, naming Globex's IdP as issuer", func() []byte {
+			return env.idp.respond(t, env.srv.spEntityID("globex"), "", func(a *saml.Assertion) {
+				a.Issuer.Value = globexIdP.entityID()
+			})
+		}, codeSignature},
+		{"Globex's IdP, for Acme's audience and ACS", func() []byte {
+			return globexIdP.respond(t, env.srv.spEntityID("acme"), "", nil)
+		}, codeDestination},
+	}
+	for _, tc := range cases {
+		b := env.newBrowser()
+		resp := env.postResponse(b, "globex", tc.response(), "")
+		if diff := cmp.Diff(rejection{Status: http.StatusForbidden, Code: tc.wantCode}, rejectionOf(resp)); diff != "" {
+			t.Errorf("%s: rejection (-want +got):\n%s", tc.name, diff)
+		}
+		if status, me := env.me(b); status != http.StatusUnauthorized {
+			t.Errorf("%s: signed in as %v", tc.name, me)
+		}
+	}
+
+	valid := env.idp.respond(t, env.srv.spEntityID("acme"), "", nil)
+	if resp := env.postResponse(env.newBrowser(), "acme", valid, ""); resp.Status != http.StatusSeeOther {
+		t.Fatalf("Acme's own Response at Acme: ACS = %d %v", resp.Status, rejectionOf(resp))
+	}
+	if got := rejectionOf(env.postResponse(env.newBrowser(), "globex", valid, "")); got.Status != http.StatusForbidden {
+		t.Errorf("Acme's used Response replayed at Globex: %v, want 403", got)
 	}
 }
