@@ -128,7 +128,7 @@ func TestACSEncryptedFailuresLookAlike(t *testing.T) {
 // TestACSGivesNoPaddingOracle flips the last byte of the IV of an
 // AES-CBC-encrypted assertion through all 256 values, as a padding oracle
 // attack does, without a pending request or any key. Every post must get
-// the same answer, or the ACS tells the attacker which values make a valid
+// the same response. Otherwise the ACS reveals which values make a valid
 // padding byte, and so the plaintext byte.
 func TestACSGivesNoPaddingOracle(t *testing.T) {
 	t.Parallel()
@@ -142,13 +142,13 @@ func TestACSGivesNoPaddingOracle(t *testing.T) {
 	}
 	want := map[rejection]int{{Status: http.StatusForbidden, Code: codeDecrypt}: 256}
 	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("answers to the 256 IV bytes (-want +got):\n%s", diff)
+		t.Errorf("responses to the 256 IV bytes (-want +got):\n%s", diff)
 	}
 }
 
 // TestACSRejectsRSA15KeyTransport checks that an assertion whose key is
 // encrypted with RSA PKCS#1 v1.5 is rejected before any RSA decryption,
-// even when the IdP signed it: an ACS that decrypts such keys for anyone
+// even when the IdP signed it. An ACS that decrypts such keys for anyone
 // is a Bleichenbacher oracle for the SP's private key.
 func TestACSRejectsRSA15KeyTransport(t *testing.T) {
 	t.Parallel()
@@ -174,7 +174,7 @@ func TestACSRejectsRSA15KeyTransport(t *testing.T) {
 	garbage := encryptedResponse(t, env, rsa15, []byte("<a/>"), nil)
 	garbage = []byte(strings.Replace(string(garbage), "<xenc:CipherValue>", "<xenc:CipherValue>AAAA", 1))
 	if diff := cmp.Diff(rejectionOf(acs), rejectionOf(env.postResponse(b, "acme", garbage, ""))); diff != "" {
-		t.Errorf("a made-up rsa-1_5 key got another answer (-valid key +made-up key):\n%s", diff)
+		t.Errorf("a made-up rsa-1_5 key got another response (-valid key +made-up key):\n%s", diff)
 	}
 }
 
