@@ -23,4 +23,3 @@ func TestWithTimeouts(t *testing.T) {
 		}
 	}
 }
-
