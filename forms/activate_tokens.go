@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 
 	"github.com/jmoiron/sqlx"
 
@@ -76,29 +77,28 @@ func tenantForTokens(ctx context.Context, tx *sqlx.Tx, tenantID string) (tenants
 // IssueToken issues an additional SCIM token for the tenant and delivers
 // it to the tenant's contact. The tenant's other tokens keep working.
 func (w *Workflow) IssueToken(ctx context.Context, actor Actor, tenantID string) (tenants.TokenRecord, error) {
-	var rec tenants.TokenRecord
-	err := database.WithTx(ctx, w.cfg.DB, func(tx *sqlx.Tx) error {
-		t, contact, err := tenantForTokens(ctx, tx, tenantID)
-		if err != nil {
-			return err
-		}
-		var token secrets.Token
-		if token, rec, err = tenants.NewStore(tx).IssueToken(ctx, tenantID); err != nil {
-			return err
-		}
-		if err := actor.audit(ctx, tx, "token.issue", tenantID, "", map[string]any{"token_id": rec.ID, "hint": rec.Hint}); err != nil {
-			return err
-		}
-		_, err = w.deliverToken(ctx, tx, actor, t, contact, rec, token, "")
-		return err
-	})
-	return rec, err
+	return w.newToken(ctx, actor, tenantID, "token.issue", nil,
+		func(store *tenants.Store) (secrets.Token, tenants.TokenRecord, error) {
+			return store.IssueToken(ctx, tenantID)
+		})
 }
 
 // RotateToken issues a new token, delivers it to the tenant's contact and
 // lets the tenant's other working tokens expire after the rotation grace
 // period, so the IdP keeps provisioning until it has the new token.
 func (w *Workflow) RotateToken(ctx context.Context, actor Actor, tenantID string) (tenants.TokenRecord, error) {
+	detail := map[string]any{"grace_seconds": int(w.cfg.RotationGrace.Seconds())}
+	return w.newToken(ctx, actor, tenantID, "token.rotate", detail,
+		func(store *tenants.Store) (secrets.Token, tenants.TokenRecord, error) {
+			return store.RotateTokens(ctx, tenantID, w.cfg.RotationGrace)
+		})
+}
+
+// newToken makes a token with create, audits it as action with detail
+// added to the token's ID and hint, and delivers it to the tenant's
+// contact, all in one transaction.
+func (w *Workflow) newToken(ctx context.Context, actor Actor, tenantID, action string, detail map[string]any,
+	create func(*tenants.Store) (secrets.Token, tenants.TokenRecord, error)) (tenants.TokenRecord, error) {
 	var rec tenants.TokenRecord
 	err := database.WithTx(ctx, w.cfg.DB, func(tx *sqlx.Tx) error {
 		t, contact, err := tenantForTokens(ctx, tx, tenantID)
@@ -106,13 +106,13 @@ func (w *Workflow) RotateToken(ctx context.Context, actor Actor, tenantID string
 			return err
 		}
 		var token secrets.Token
-		if token, rec, err = tenants.NewStore(tx).RotateTokens(ctx, tenantID, w.cfg.RotationGrace); err != nil {
+		if token, rec, err = create(tenants.NewStore(tx)); err != nil {
 			return err
 		}
-		err = actor.audit(ctx, tx, "token.rotate", tenantID, "", map[string]any{
-			"token_id": rec.ID, "hint": rec.Hint, "grace_seconds": int(w.cfg.RotationGrace.Seconds()),
-		})
-		if err != nil {
+
+		audit := map[string]any{"token_id": rec.ID, "hint": rec.Hint}
+		maps.Copy(audit, detail)
+		if err := actor.audit(ctx, tx, action, tenantID, "", audit); err != nil {
 			return err
 		}
 		_, err = w.deliverToken(ctx, tx, actor, t, contact, rec, token, "")
