@@ -61,14 +61,7 @@ func RequestApproved(to, contactName, company, reference, note, statusURL string
 	default:
 		return Message{}, fmt.Errorf("build %s mail: unknown SCIM news %q", KindRequestStatus, scim)
 	}
-	address, err := checkMessage(KindRequestStatus, to, "company", company, "reference", reference)
-	if err == nil {
-		err = checkLinks(KindRequestStatus, "status URL", statusURL)
-	}
-	if err != nil {
-		return Message{}, err
-	}
-	return render(KindRequestStatus, address, &requestStatusData{
+	return requestStatus(to, &requestStatusData{
 		ContactName: contactName, Company: company, Reference: reference,
 		State: "approved", Note: note, StatusURL: statusURL, SCIM: scim,
 	})
@@ -84,17 +77,22 @@ func RequestStatus(to, contactName, company, reference, state, note, statusURL s
 	default:
 		return Message{}, fmt.Errorf("build %s mail: unknown state %q", KindRequestStatus, state)
 	}
-	address, err := checkMessage(KindRequestStatus, to, "company", company, "reference", reference)
+	return requestStatus(to, &requestStatusData{
+		ContactName: contactName, Company: company, Reference: reference,
+		State: state, Note: note, StatusURL: statusURL,
+	})
+}
+
+// requestStatus checks and renders a request_status mail.
+func requestStatus(to string, data *requestStatusData) (Message, error) {
+	address, err := checkMessage(KindRequestStatus, to, "company", data.Company, "reference", data.Reference)
 	if err == nil {
-		err = checkLinks(KindRequestStatus, "status URL", statusURL)
+		err = checkLinks(KindRequestStatus, "status URL", data.StatusURL)
 	}
 	if err != nil {
 		return Message{}, err
 	}
-	return render(KindRequestStatus, address, &requestStatusData{
-		ContactName: contactName, Company: company, Reference: reference,
-		State: state, Note: note, StatusURL: statusURL,
-	})
+	return render(KindRequestStatus, address, data)
 }
 
 type tokenDeliveryData struct {
