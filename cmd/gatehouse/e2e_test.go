@@ -123,7 +123,7 @@ func (j *journey) confirmEmail(reference string) {
 	p = j.contact.Submit(p.Form(t, p.URL.Path), "Confirm and send the request")
 	expectRedirect(t, "POST verification link", p, http.StatusSeeOther)
 	expectPage(t, "POST verification link", p, http.StatusOK, "", "Your email address is confirmed",
-		reference, "with our implementations team")
+		reference, "your request is with the implementations team")
 
 	p = j.contact.Get(statusURL)
 	expectPage(t, "GET status link", p, http.StatusOK, "", reference, "Acme Corporation")
