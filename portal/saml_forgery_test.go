@@ -101,8 +101,10 @@ func withOtherKey(t *testing.T, env *signinEnv, build func() []byte) []byte {
 	return build()
 }
 
+// forgeries lists the cases. Times are read when a case builds its
+// response, right before it posts it, so a loaded machine that starts a
+// parallel case late does not push it outside the clock skew.
 func forgeries() []forgery {
-	now := time.Now()
 	otherSP := "https://other.example/saml/metadata"
 	return []forgery{
 		{name: "valid response accepted", build: valid(nil)},
@@ -148,18 +150,18 @@ func forgeries() []forgery {
 			return bytes.Replace(raw, []byte(">ada@acme.test.evil.example<"), []byte(">ada@acme.test<!---->.evil.example<"), 1)
 		}},
 		{name: "expired assertion", wantCode: codeExpired, build: valid(func(a *saml.Assertion) {
-			a.Conditions.NotBefore, a.Conditions.NotOnOrAfter = now.Add(-20*time.Minute), now.Add(-10*time.Minute)
-			a.Subject.SubjectConfirmations[0].SubjectConfirmationData.NotOnOrAfter = now.Add(-10 * time.Minute)
+			a.Conditions.NotBefore, a.Conditions.NotOnOrAfter = time.Now().Add(-20*time.Minute), time.Now().Add(-10*time.Minute)
+			a.Subject.SubjectConfirmations[0].SubjectConfirmationData.NotOnOrAfter = time.Now().Add(-10 * time.Minute)
 		})},
 		{name: "assertion not yet valid", wantCode: codeNotYetValid, build: valid(func(a *saml.Assertion) {
-			a.Conditions.NotBefore, a.Conditions.NotOnOrAfter = now.Add(10*time.Minute), now.Add(20*time.Minute)
+			a.Conditions.NotBefore, a.Conditions.NotOnOrAfter = time.Now().Add(10*time.Minute), time.Now().Add(20*time.Minute)
 		})},
 		{name: "NotBefore within clock skew", build: valid(func(a *saml.Assertion) {
-			a.Conditions.NotBefore = now.Add(2 * time.Minute)
+			a.Conditions.NotBefore = time.Now().Add(2 * time.Minute)
 		})},
 		{name: "expiry within clock skew", build: valid(func(a *saml.Assertion) {
-			a.Conditions.NotOnOrAfter = now.Add(-2 * time.Minute)
-			a.Subject.SubjectConfirmations[0].SubjectConfirmationData.NotOnOrAfter = now.Add(-2 * time.Minute)
+			a.Conditions.NotOnOrAfter = time.Now().Add(-2 * time.Minute)
+			a.Subject.SubjectConfirmations[0].SubjectConfirmationData.NotOnOrAfter = time.Now().Add(-2 * time.Minute)
 		})},
 		{name: "wrong audience", wantCode: codeAudience, build: valid(func(a *saml.Assertion) {
 			a.Conditions.AudienceRestrictions[0].Audience.Value = otherSP
