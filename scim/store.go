@@ -136,8 +136,9 @@ func (s *Server) list(ctx context.Context, c *call, spec listSpec, q listQuery, 
 	switch {
 	case q.count > 0 && matchesAtMostOne(spec.rt, q.filter):
 		// A unique index lets the filter match one row at most, so the
-		// query needs no count, order or page. IdPs send such a filter,
-		// userName eq "...", before every create.
+		// query needs no count, order or page. Okta and Entra ID send
+		// such a filter, userName eq "...", to look for a user before
+		// they create one.
 		query := `SELECT ` + spec.columns + ` FROM ` + spec.from + ` WHERE ` + guarded
 		if err := s.selectRows(ctx, dest, query, b.args...); err != nil {
 			return 0, fmt.Errorf("list %s: %w", spec.rt.Name, database.Translate(err))
