@@ -13,7 +13,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/tenants"
 )
 
-// State is where a setup request is in its review.
+// State is the review state of a setup request.
 type State string
 
 // The states of a setup request:
@@ -165,7 +165,7 @@ func (s *Store) Events(ctx context.Context, requestID string) ([]Event, error) {
 // Transition moves a request from the version the caller saw to state to,
 // recording actor and note in its history. A request changed since the
 // caller read it (another version) is database.ErrConflict, so concurrent
-// reviewers never overwrite each other; a move the state machine forbids is
+// reviewers never overwrite each other. A move the state machine forbids is
 // ErrInvalidTransition. Run it in the transaction that does the rest of the
 // work of the move.
 func Transition(ctx context.Context, tx *sqlx.Tx, r Request, to State, actor, note string) (Request, error) {

@@ -15,7 +15,7 @@ const (
 	attributeLastName  = "lastName"
 )
 
-// nameIDFormatEmail is the NameID format gatehouse asks IdPs for.
+// nameIDFormatEmail is the NameID format gatehouse requests from IdPs.
 const nameIDFormatEmail = "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress"
 
 // spValues are what the contact enters in their IdP: gatehouse's SAML
@@ -26,8 +26,8 @@ type spValues struct {
 	EntityID    string
 	MetadataURL string
 	SCIMBaseURL string
-	// ACSPattern is the ACS URL as an anchored regular expression, which
-	// OneLogin asks for.
+	// ACSPattern is the ACS URL as an anchored regular expression, the
+	// form OneLogin requires.
 	ACSPattern   string
 	NameIDFormat string
 	Attributes   []spAttribute

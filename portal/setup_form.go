@@ -19,7 +19,7 @@ import (
 // fields are small.
 const maxSetupFormBytes = 2*forms.MaxMetadataBytes + 256<<10
 
-// setupForm is what setup_form.html and setup_edit.html render.
+// setupForm is the data of setup_form.html and setup_edit.html.
 type setupForm struct {
 	Action   string // where the form posts
 	In       forms.SubmissionInput

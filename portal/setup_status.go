@@ -11,7 +11,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/forms"
 )
 
-// statusView is what setup_status.html renders.
+// statusView is the data of setup_status.html.
 type statusView struct {
 	Request    forms.Request
 	StatusPath string

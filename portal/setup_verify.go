@@ -10,7 +10,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/forms"
 )
 
-// verifyView is what setup_verify.html renders.
+// verifyView is the data of setup_verify.html.
 type verifyView struct {
 	Request forms.Request
 	Action  string // where the confirm button posts
@@ -75,7 +75,7 @@ func (h *setupHandlers) verify(c *gin.Context) error {
 	return redirect(c, c.Request.URL.Path)
 }
 
-// resendView is what setup_resend.html renders.
+// resendView is the data of setup_resend.html.
 type resendView struct {
 	Email string
 	Error string

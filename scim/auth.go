@@ -26,7 +26,7 @@ import (
 // on 401.
 
 // tokenCacheTTL bounds how long a cached tenant's name and settings are
-// used before they are read again; the token's validity is checked on
+// used before they are read again. The token's validity is checked on
 // every request regardless.
 const tokenCacheTTL = 5 * time.Minute
 

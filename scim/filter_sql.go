@@ -9,7 +9,7 @@ import (
 	"time"
 )
 
-// operand is what a filter compares: a SQL expression and how to compare it.
+// operand is the left side of a filter comparison: a SQL expression and how to compare it.
 type operand struct {
 	expr      string
 	typ       string // string, boolean, dateTime or uuid

@@ -12,7 +12,7 @@ import (
 
 // PATCH (RFC 7644 section 3.5.2) is applied to the resource as a JSON
 // object whose keys are the schema's attribute names. Every operation
-// works on that copy; the handler saves the result only when all of them
+// works on that copy. The handler saves the result only when all of them
 // succeed, so a failing operation leaves the stored resource unchanged.
 //
 // Besides the RFC, the applier accepts what Okta and Microsoft Entra ID
@@ -241,7 +241,7 @@ func (p *patcher) applyExtension(kind, urn string, v any) error {
 	return p.applyObject(kind, urn, obj)
 }
 
-// target is what a path resolves to.
+// target is the attribute and values a path resolves to.
 type target struct {
 	attr      *attribute
 	sub       *attribute // nil without a sub-attribute

@@ -24,8 +24,8 @@ for pkg in $(go list ./...); do
 		# NOTE: Go 1.26's fuzzing engine sometimes fails a run with only
 		# "context deadline exceeded" when -fuzztime ends while it handles a
 		# new input (seen in CI here, with no input written). A real failure
-		# writes the input under testdata/fuzz and says so; only such a run,
-		# or a second deadline failure in a row, fails the script.
+		# writes the input under testdata/fuzz and prints its path. Only such a
+		# run, or a second deadline failure in a row, fails the script.
 		if grep -q "context deadline exceeded" <<<"$out" && ! grep -q "Failing input written" <<<"$out"; then
 			echo "fuzz: $target stopped at the time limit without a failing input; running it once more"
 			fuzz_once "$pkg" "$target" || status=1

@@ -19,7 +19,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/database"
 )
 
-// Product is what a tenant buys.
+// Product is the product a tenant buys.
 type Product string
 
 // The products gatehouse onboards.
@@ -42,7 +42,7 @@ func (p Product) Title() string {
 	return string(p)
 }
 
-// Settings are the switches a tenant's IT contact asks for and staff approve.
+// Settings are the switches a tenant's IT contact requests and staff approve.
 type Settings struct {
 	SCIM          bool `db:"scim_enabled"`
 	RequireSSO    bool `db:"require_sso"`
