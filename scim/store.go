@@ -18,10 +18,8 @@ import (
 // tokenActiveSQL is the token check of SCIM's reads.
 var tokenActiveSQL = tenants.SCIMTokenActiveSQL(2, 1)
 
-// userGroupsColumn selects a user's groups as JSON, for the groups attribute.
-const userGroupsColumn = `, (SELECT coalesce(json_agg(json_build_object('GroupID', g.id, 'DisplayName', g.display_name)
-	ORDER BY lower(g.display_name), g.id), '[]') FROM group_members gm JOIN groups g ON g.id = gm.group_id
-	WHERE gm.tenant_id = u.tenant_id AND gm.user_id = u.id) AS groups`
+// userGroupsColumn selects a user's groups, for the groups attribute.
+var userGroupsColumn = `, ` + tenants.UserGroupsSQL("u") + ` AS groups`
 
 // groupMembersColumn selects a group's members that are not deleted as JSON.
 const groupMembersColumn = `, (SELECT coalesce(json_agg(json_build_object('UserID', mu.id, 'UserName', mu.user_name,
@@ -31,19 +29,8 @@ const groupMembersColumn = `, (SELECT coalesce(json_agg(json_build_object('UserI
 
 type userRow struct {
 	tenants.User
-	Groups []byte `db:"groups"`
-	Total  int    `db:"total"`
-}
-
-func (r userRow) groups() ([]tenants.GroupRef, error) {
-	if len(r.Groups) == 0 {
-		return nil, nil
-	}
-	var out []tenants.GroupRef
-	if err := json.Unmarshal(r.Groups, &out); err != nil {
-		return nil, fmt.Errorf("decode groups of user %s: %w", r.ID, err)
-	}
-	return out, nil
+	Groups tenants.GroupRefs `db:"groups"`
+	Total  int               `db:"total"`
 }
 
 type groupRow struct {

@@ -49,11 +49,7 @@ func (s *Server) listUsers(w http.ResponseWriter, r *http.Request, c *call) erro
 
 	resp := listResponse{Schemas: []string{listSchema}, TotalResults: total, StartIndex: q.startIndex, Resources: []any{}}
 	for _, row := range rows {
-		groups, err := row.groups()
-		if err != nil {
-			return err
-		}
-		u, err := s.userFromStore(row.User, groups)
+		u, err := s.userFromStore(row.User, row.Groups)
 		if err != nil {
 			return err
 		}
@@ -90,11 +86,7 @@ func (s *Server) getUser(w http.ResponseWriter, r *http.Request, c *call) error 
 }
 
 func (s *Server) writeUser(w http.ResponseWriter, status int, row userRow, proj projection) error {
-	groups, err := row.groups()
-	if err != nil {
-		return err
-	}
-	u, err := s.userFromStore(row.User, groups)
+	u, err := s.userFromStore(row.User, row.Groups)
 	if err != nil {
 		return err
 	}
@@ -152,7 +144,7 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request, c *call) err
 		if err != nil {
 			return err
 		}
-		row.Groups, _ = json.Marshal(groups)
+		row.Groups = groups
 	}
 	proj, err := parseProjection(userType, r.URL.Query())
 	if err != nil {

@@ -116,9 +116,10 @@ func TestSetUserActiveRevokedToken(t *testing.T) {
 	}
 }
 
-// TestUserWritesEndSessions checks that every SCIM user write that leaves
-// the user inactive ends their sessions, and one that leaves them active
-// keeps them.
+// TestUserWritesEndSessions checks that every user write that leaves the
+// user inactive or deleted ends their sessions, and one that leaves them
+// active keeps them. The database enforces it, so a statement written
+// outside the store does too.
 func TestUserWritesEndSessions(t *testing.T) {
 	t.Parallel()
 	db := pgtest.New(t)
@@ -142,6 +143,16 @@ func TestUserWritesEndSessions(t *testing.T) {
 		{"set active", func(_, id string, active bool) error {
 			_, _, err := store.SetUserActive(ctx, tenant.ID, id, active, cond)
 			return err
+		}},
+		{"any statement", func(_, id string, active bool) error {
+			_, err := db.ExecContext(ctx, `UPDATE users SET active = $2 WHERE id = $1`, id, active)
+			return err
+		}},
+		{"delete", func(_, id string, active bool) error {
+			if active {
+				return nil
+			}
+			return store.DeleteUser(ctx, tenant.ID, id, cond)
 		}},
 	}
 	for i, tt := range tests {

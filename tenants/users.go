@@ -210,50 +210,59 @@ func (f UserFields) attributes() string {
 	return string(f.Attributes)
 }
 
-// endSessions returns a CTE that deletes the sessions of the inactive
-// users in the CTE named saved, so deactivating a user signs them out in
-// the same statement. A user written active keeps their sessions, so for
-// them it returns "" and the statement does not open the sessions table.
-func endSessions(active bool) string {
-	if active {
-		return ""
-	}
-	return `, ended AS (
-	DELETE FROM sessions s USING saved WHERE s.tenant_id = saved.tenant_id AND s.user_id = saved.id AND NOT saved.active)`
-}
-
 // CreateOrLinkUser creates a user from f, or links the tenant's existing
 // user with the same userName (ignoring case) when SCIM does not manage
 // that user yet: the link overwrites the user's attributes with f and marks
 // them SCIM-managed. created reports which of the two happened. A userName
 // that a SCIM-managed user holds is database.ErrConflict, also when two
-// creates race. A user written inactive loses their sessions. A failed
-// condition returns its error (see Condition).
+// creates race. A linked user written inactive loses their sessions
+// through the users_end_sessions trigger. A failed condition returns its
+// error (see Condition).
 func (s *Store) CreateOrLinkUser(ctx context.Context, tenantID string, f UserFields, c Condition) (u User, created bool, err error) {
 	if c.Version != 0 {
 		return User{}, false, errors.New("create user: a version condition cannot apply to a new user")
 	}
 	args := []any{tenantID, f.UserName, f.ExternalID, f.GivenName, f.FamilyName, f.DisplayName, f.Email, f.Active, f.attributes(), f.PasswordHash}
 	cond, args := c.sql(args, "0")
+	values := `SELECT $1, $2, $3, $4, $5, $6, $7, $8, true, $9, $10 WHERE true` + cond
+
+	// Outside a transaction, a plain INSERT goes first: most creates are
+	// of new users, and it costs PostgreSQL less than the upsert below. A
+	// clash with an existing userName then takes the upsert. Inside a
+	// transaction the clash would abort the transaction, so the upsert
+	// goes first.
+	if _, inTx := s.db.(*sqlx.Tx); !inTx {
+		err = s.getPrepared(ctx, &u, `
+			INSERT INTO users (tenant_id, user_name, external_id, given_name, family_name, display_name, email,
+				active, scim_managed, attributes, password_hash) `+values+`
+			RETURNING `+UserColumns, args...)
+		switch err = database.Translate(err); {
+		case err == nil:
+			return u, true, nil
+		case database.IsNotFound(err):
+			if err := s.explain(ctx, "users", tenantID, "", c); err != nil {
+				return User{}, false, fmt.Errorf("create user: %w", err)
+			}
+		case !errors.Is(err, database.ErrConflict):
+			return User{}, false, fmt.Errorf("create user: %w", err)
+		}
+	}
+
 	var row struct {
 		User
 		Created bool `db:"created"`
 	}
 	err = s.getPrepared(ctx, &row, `
-		WITH saved AS (
-			INSERT INTO users AS u (tenant_id, user_name, external_id, given_name, family_name, display_name, email,
-				active, scim_managed, attributes, password_hash)
-			SELECT $1, $2, $3, $4, $5, $6, $7, $8, true, $9, $10 WHERE true`+cond+`
-			ON CONFLICT (tenant_id, lower(user_name)) WHERE deleted_at IS NULL DO UPDATE SET
-				user_name = EXCLUDED.user_name, external_id = EXCLUDED.external_id, given_name = EXCLUDED.given_name,
-				family_name = EXCLUDED.family_name, display_name = EXCLUDED.display_name, email = EXCLUDED.email,
-				active = EXCLUDED.active, scim_managed = true, attributes = EXCLUDED.attributes,
-				password_hash = coalesce(EXCLUDED.password_hash, u.password_hash),
-				version = u.version + 1, updated_at = now()
-			WHERE NOT u.scim_managed
-			RETURNING u.*, (u.xmax = 0) AS created
-		)`+endSessions(f.Active)+`
-		SELECT `+UserColumns+`, created FROM saved`, args...)
+		INSERT INTO users AS u (tenant_id, user_name, external_id, given_name, family_name, display_name, email,
+			active, scim_managed, attributes, password_hash) `+values+`
+		ON CONFLICT (tenant_id, lower(user_name)) WHERE deleted_at IS NULL DO UPDATE SET
+			user_name = EXCLUDED.user_name, external_id = EXCLUDED.external_id, given_name = EXCLUDED.given_name,
+			family_name = EXCLUDED.family_name, display_name = EXCLUDED.display_name, email = EXCLUDED.email,
+			active = EXCLUDED.active, scim_managed = true, attributes = EXCLUDED.attributes,
+			password_hash = coalesce(EXCLUDED.password_hash, u.password_hash),
+			version = u.version + 1, updated_at = now()
+		WHERE NOT u.scim_managed
+		RETURNING `+UserColumns+`, (u.xmax = 0) AS created`, args...)
 	if database.IsNotFound(database.Translate(err)) {
 		if err := s.explain(ctx, "users", tenantID, "", c); err != nil {
 			return User{}, false, fmt.Errorf("create user: %w", err)
@@ -268,21 +277,18 @@ func (s *Store) CreateOrLinkUser(ctx context.Context, tenantID string, f UserFie
 
 // ReplaceUser overwrites a user's attributes with f and marks the user
 // SCIM-managed. Deactivating the user ends their sessions in the same
-// statement. Another user's userName is database.ErrConflict; a deleted or
+// statement, through the users_end_sessions trigger. Another user's userName is database.ErrConflict; a deleted or
 // missing user is database.ErrNotFound.
 func (s *Store) ReplaceUser(ctx context.Context, tenantID, userID string, f UserFields, c Condition) (User, error) {
 	args := []any{tenantID, userID, f.UserName, f.ExternalID, f.GivenName, f.FamilyName, f.DisplayName, f.Email, f.Active, f.attributes(), f.PasswordHash}
 	cond, args := c.sql(args, "u.version")
 	var u User
 	err := s.getPrepared(ctx, &u, `
-		WITH saved AS (
-			UPDATE users u SET user_name = $3, external_id = $4, given_name = $5, family_name = $6, display_name = $7,
-				email = $8, active = $9, scim_managed = true, attributes = $10,
-				password_hash = coalesce($11, u.password_hash), version = u.version + 1, updated_at = now()
-			WHERE u.tenant_id = $1 AND u.id = $2 AND u.deleted_at IS NULL`+cond+`
-			RETURNING u.*
-		)`+endSessions(f.Active)+`
-		SELECT `+UserColumns+` FROM saved`, args...)
+		UPDATE users u SET user_name = $3, external_id = $4, given_name = $5, family_name = $6, display_name = $7,
+			email = $8, active = $9, scim_managed = true, attributes = $10,
+			password_hash = coalesce($11, u.password_hash), version = u.version + 1, updated_at = now()
+		WHERE u.tenant_id = $1 AND u.id = $2 AND u.deleted_at IS NULL`+cond+`
+		RETURNING `+UserColumns, args...)
 	if database.IsNotFound(database.Translate(err)) {
 		return User{}, fmt.Errorf("replace user: %w", s.explainOr(ctx, "users", tenantID, userID, c))
 	}
@@ -310,27 +316,21 @@ var ErrUserNotManaged = errors.New("user is not SCIM-managed")
 // statement, keeping every other attribute, and returns the saved user and
 // the groups they belong to. A change bumps version and updated_at, and
 // setting the value the user already has keeps both. A user left inactive
-// loses their sessions. A failed condition returns its error (see
-// Condition), a deleted or missing user database.ErrNotFound, and a user
-// SCIM does not manage ErrUserNotManaged.
+// loses their sessions through the users_end_sessions trigger. A failed
+// condition returns its error (see Condition), a deleted or missing user
+// database.ErrNotFound, and a user SCIM does not manage ErrUserNotManaged.
 func (s *Store) SetUserActive(ctx context.Context, tenantID, userID string, active bool, c Condition) (User, []GroupRef, error) {
 	cond, args := c.sql([]any{tenantID, userID, active}, "u.version")
 	var row struct {
 		User
-		Groups []byte `db:"groups"`
+		Groups GroupRefs `db:"groups"`
 	}
 	err := s.getPrepared(ctx, &row, `
-		WITH saved AS (
-			UPDATE users u SET active = $3,
-				version = CASE WHEN u.active = $3 THEN u.version ELSE u.version + 1 END,
-				updated_at = CASE WHEN u.active = $3 THEN u.updated_at ELSE now() END
-			WHERE u.tenant_id = $1 AND u.id = $2 AND u.deleted_at IS NULL AND u.scim_managed`+cond+`
-			RETURNING u.*
-		)`+endSessions(active)+`
-		SELECT `+UserColumns+`, (SELECT coalesce(json_agg(json_build_object('GroupID', g.id, 'DisplayName', g.display_name)
-			ORDER BY lower(g.display_name), g.id), '[]') FROM group_members gm JOIN groups g ON g.id = gm.group_id
-			WHERE gm.tenant_id = saved.tenant_id AND gm.user_id = saved.id) AS groups
-		FROM saved`, args...)
+		UPDATE users u SET active = $3,
+			version = CASE WHEN u.active = $3 THEN u.version ELSE u.version + 1 END,
+			updated_at = CASE WHEN u.active = $3 THEN u.updated_at ELSE now() END
+		WHERE u.tenant_id = $1 AND u.id = $2 AND u.deleted_at IS NULL AND u.scim_managed`+cond+`
+		RETURNING `+UserColumns+`, `+UserGroupsSQL("u")+` AS groups`, args...)
 	if database.IsNotFound(database.Translate(err)) {
 		if err := s.explain(ctx, "users", tenantID, userID, c); err != nil {
 			return User{}, nil, fmt.Errorf("set user active: %w", err)
@@ -340,28 +340,19 @@ func (s *Store) SetUserActive(ctx context.Context, tenantID, userID string, acti
 	if err != nil {
 		return User{}, nil, fmt.Errorf("set user active: %w", database.Translate(err))
 	}
-	var groups []GroupRef
-	if err := json.Unmarshal(row.Groups, &groups); err != nil {
-		return User{}, nil, fmt.Errorf("decode groups of user %s: %w", userID, err)
-	}
-	return row.User, groups, nil
+	return row.User, row.Groups, nil
 }
 
 // DeleteUser marks a user deleted: they can no longer sign in, their
-// sessions end, and they disappear from SCIM, while their row, attributes,
+// sessions end (the users_end_sessions trigger), and they disappear from SCIM, while their row, attributes,
 // drop location and group memberships stay in the database.
 func (s *Store) DeleteUser(ctx context.Context, tenantID, userID string, c Condition) error {
 	cond, args := c.sql([]any{tenantID, userID}, "u.version")
 	var id string
 	err := sqlx.GetContext(ctx, s.db, &id, `
-		WITH saved AS (
-			UPDATE users u SET deleted_at = now(), updated_at = now(), version = u.version + 1
-			WHERE u.tenant_id = $1 AND u.id = $2 AND u.deleted_at IS NULL`+cond+`
-			RETURNING u.id, u.tenant_id
-		), ended AS (
-			DELETE FROM sessions s USING saved WHERE s.tenant_id = saved.tenant_id AND s.user_id = saved.id
-		)
-		SELECT id FROM saved`, args...)
+		UPDATE users u SET deleted_at = now(), updated_at = now(), version = u.version + 1
+		WHERE u.tenant_id = $1 AND u.id = $2 AND u.deleted_at IS NULL`+cond+`
+		RETURNING u.id`, args...)
 	if database.IsNotFound(database.Translate(err)) {
 		return fmt.Errorf("delete user: %w", s.explainOr(ctx, "users", tenantID, userID, c))
 	}
