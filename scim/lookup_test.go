@@ -2,6 +2,7 @@ package scim
 
 import (
 	"net/http"
+	"slices"
 	"testing"
 )
 
@@ -75,5 +76,40 @@ func TestUniqueLookupPages(t *testing.T) {
 				t.Errorf("resource without meta: %v", items[0])
 			}
 		})
+	}
+}
+
+// TestGroupMemberFilter checks the filters an IdP sends to find the groups
+// a user belongs to.
+func TestGroupMemberFilter(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t, tenantsSettings())
+	ann := ts.do("POST", "/scim/v2/Users", `{"userName":"ann@example.com"}`).expect(t, http.StatusCreated).json(t)["id"].(string)
+	bob := ts.do("POST", "/scim/v2/Users", `{"userName":"bob@example.com"}`).expect(t, http.StatusCreated).json(t)["id"].(string)
+	cy := ts.do("POST", "/scim/v2/Users", `{"userName":"cy@example.com"}`).expect(t, http.StatusCreated).json(t)["id"].(string)
+	ts.do("POST", "/scim/v2/Groups", `{"displayName":"Kitchen","members":[{"value":"`+ann+`"},{"value":"`+bob+`"}]}`).expect(t, http.StatusCreated)
+	ts.do("POST", "/scim/v2/Groups", `{"displayName":"Front of house","members":[{"value":"`+bob+`"}]}`).expect(t, http.StatusCreated)
+
+	tests := []struct {
+		filter string
+		want   []string
+	}{
+		{`members.value eq "` + ann + `"`, []string{"Kitchen"}},
+		{`members[value eq "` + bob + `"]`, []string{"Front of house", "Kitchen"}},
+		{`members.value eq "` + cy + `"`, nil},
+		{`members.value eq "` + ann + `" and displayName eq "Front of house"`, nil},
+		{`members pr`, []string{"Front of house", "Kitchen"}},
+		{`not (members.value eq "` + ann + `")`, []string{"Front of house"}},
+	}
+	for _, tt := range tests {
+		list := ts.do("GET", "/scim/v2/Groups?excludedAttributes=members&filter="+q(tt.filter), "").expect(t, http.StatusOK).json(t)
+		var got []string
+		for _, r := range list["Resources"].([]any) {
+			got = append(got, r.(map[string]any)["displayName"].(string))
+		}
+		slices.Sort(got)
+		if !slices.Equal(got, tt.want) {
+			t.Errorf("filter %s: groups %q, want %q", tt.filter, got, tt.want)
+		}
 	}
 }
