@@ -266,3 +266,19 @@ func clipNote(note string) string {
 func IsLinkError(err error) bool {
 	return errors.Is(err, ErrContactLinkInvalid) || errors.Is(err, ErrContactLinkExpired)
 }
+
+// ExpiredLinkRetention is how long a status link's row outlives the link,
+// so that a contact who opens an old mail learns that the link expired
+// rather than that it is unknown.
+const ExpiredLinkRetention = 90 * 24 * time.Hour
+
+// DeleteOldStatusLinks deletes the status links that expired before
+// before and returns how many it deleted. After that, such a link reads
+// as unknown.
+func (s *Store) DeleteOldStatusLinks(ctx context.Context, before time.Time) (int64, error) {
+	res, err := s.db.ExecContext(ctx, `DELETE FROM status_links WHERE expires_at < $1`, before)
+	if err != nil {
+		return 0, fmt.Errorf("delete old status links: %w", database.Translate(err))
+	}
+	return res.RowsAffected()
+}

@@ -223,6 +223,36 @@ func (a *app) startJobs(ctx context.Context, wg *sync.WaitGroup) {
 			}
 		})
 	})
+	requests := forms.NewStore(a.db)
+	wg.Go(func() {
+		every(ctx, time.Hour, func() { a.prune(ctx, store, requests) })
+	})
+}
+
+// prune deletes the rows that only record the past once they are old
+// enough: SCIM request log entries after tenants.SCIMLogRetention, expired
+// sessions and password links, and status links
+// forms.ExpiredLinkRetention after they expired. Running on several
+// instances at once does no harm: each row is deleted once.
+func (a *app) prune(ctx context.Context, store *tenants.Store, requests *forms.Store) {
+	now := time.Now()
+	jobs := []struct {
+		name string
+		run  func() (int64, error)
+	}{
+		{"scim_request_log", func() (int64, error) { return store.PruneSCIMRequests(ctx, now.Add(-tenants.SCIMLogRetention)) }},
+		{"sessions_and_password_links", func() (int64, error) { return store.DeleteExpiredSessions(ctx, now) }},
+		{"status_links", func() (int64, error) { return requests.DeleteOldStatusLinks(ctx, now.Add(-forms.ExpiredLinkRetention)) }},
+	}
+	for _, job := range jobs {
+		n, err := job.run()
+		if err != nil && ctx.Err() == nil {
+			a.log.Error("prune_failed", "table", job.name, "error", err)
+		}
+		if n > 0 {
+			a.log.Info("pruned", "table", job.name, "count", n)
+		}
+	}
 }
 
 // every calls fn now and then at each interval until ctx is done.
