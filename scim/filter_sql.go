@@ -20,9 +20,44 @@ type operand struct {
 // such as emails[type eq "work"] tests one at a time.
 type elementScope struct {
 	attr *attribute
-	// members marks the members of a group, which live in group_members
-	// (alias m, joined to the member user mu) instead of jsonb (alias e).
-	members bool
+	// rel is set for an attribute kept in group_members rather than in
+	// the resource's jsonb attributes (alias e).
+	rel *relation
+}
+
+// relation is a multi-valued attribute whose values are rows of
+// group_members: a group's members, or the groups a user belongs to.
+type relation struct {
+	// from is the FROM and WHERE of the EXISTS subquery over the values
+	// of the resource being filtered. The value's own condition is
+	// appended with AND.
+	from string
+	// operands are the filterable sub-attributes, by name.
+	operands map[string]operand
+}
+
+// relations lists the attributes kept in group_members, by resource type
+// and attribute name. The members of a group exclude deleted users, as
+// the group's own members attribute does.
+var relations = map[*resourceType]map[string]*relation{
+	groupType: {"members": {
+		from: `group_members m JOIN users mu ON mu.id = m.user_id AND mu.tenant_id = m.tenant_id
+			WHERE m.group_id = g.id AND mu.deleted_at IS NULL`,
+		operands: map[string]operand{
+			"value":   {expr: "m.user_id", typ: "uuid", caseExact: true},
+			"display": {expr: "mu.display_name", typ: typeString},
+			"type":    {expr: "'User'::text", typ: typeString},
+		},
+	}},
+	userType: {"groups": {
+		from: `group_members ug JOIN groups ugg ON ugg.id = ug.group_id AND ugg.tenant_id = ug.tenant_id
+			WHERE ug.tenant_id = u.tenant_id AND ug.user_id = u.id`,
+		operands: map[string]operand{
+			"value":   {expr: "ug.group_id", typ: "uuid", caseExact: true},
+			"display": {expr: "ugg.display_name", typ: typeString},
+			"type":    {expr: "'direct'::text", typ: typeString},
+		},
+	}},
 }
 
 // sqlBuilder turns a parsed filter into a SQL condition on the users
@@ -87,9 +122,6 @@ func (b *sqlBuilder) compare(c *compareExpr) (string, error) {
 	if a == nil {
 		return "", invalidFilterf("unknown attribute %q", c.path.String())
 	}
-	if b.rt == userType && a.Name == "groups" {
-		return "", invalidFilterf("filtering users on groups is not supported: filter groups on members instead")
-	}
 	if a.MultiValued {
 		sub := c.path.sub
 		if sub == "" {
@@ -125,7 +157,7 @@ func (b *sqlBuilder) valuePath(vp *valuePathExpr) (string, error) {
 	if a == nil {
 		return "", invalidFilterf("unknown attribute %q", vp.path.String())
 	}
-	if !a.MultiValued || a.Type != typeComplex || b.rt == userType && a.Name == "groups" {
+	if !a.MultiValued || a.Type != typeComplex {
 		return "", invalidFilterf("%q cannot have a value filter", vp.path.String())
 	}
 	var prefilter string
@@ -163,7 +195,7 @@ func positiveEquality(e expression, name string) (string, bool) {
 // that match filter and, when set, then.
 func (b *sqlBuilder) exists(a *attribute, filter expression, then *compareExpr) (string, error) {
 	outer := b.elem
-	b.elem = &elementScope{attr: a, members: b.rt == groupType && strings.EqualFold(a.Name, "members")}
+	b.elem = &elementScope{attr: a, rel: relations[b.rt][a.Name]}
 	defer func() { b.elem = outer }()
 
 	cond, err := b.where(filter)
@@ -177,9 +209,8 @@ func (b *sqlBuilder) exists(a *attribute, filter expression, then *compareExpr) 
 		}
 		cond = "(" + cond + " AND " + more + ")"
 	}
-	if b.elem.members {
-		return `EXISTS (SELECT 1 FROM group_members m JOIN users mu ON mu.id = m.user_id AND mu.tenant_id = m.tenant_id
-			WHERE m.group_id = g.id AND mu.deleted_at IS NULL AND ` + cond + `)`, nil
+	if rel := b.elem.rel; rel != nil {
+		return `EXISTS (SELECT 1 FROM ` + rel.from + ` AND ` + cond + `)`, nil
 	}
 	source := "u.attributes -> '" + a.Name + "'"
 	return `EXISTS (SELECT 1 FROM jsonb_array_elements(CASE WHEN jsonb_typeof(` + source + `) = 'array' THEN ` + source +
@@ -195,16 +226,12 @@ func (b *sqlBuilder) elementOperand(path attrPath) (operand, error) {
 	if sub == nil {
 		return operand{}, invalidFilterf("%s has no sub-attribute %q", b.elem.attr.Name, path.name)
 	}
-	if b.elem.members {
-		switch sub.Name {
-		case "value":
-			return operand{expr: "m.user_id", typ: "uuid", caseExact: true}, nil
-		case "display":
-			return operand{expr: "mu.display_name", typ: typeString}, nil
-		case "type":
-			return operand{expr: "'User'::text", typ: typeString}, nil
+	if rel := b.elem.rel; rel != nil {
+		op, ok := rel.operands[sub.Name]
+		if !ok {
+			return operand{}, invalidFilterf("%s.%s cannot be filtered on", b.elem.attr.Name, sub.Name)
 		}
-		return operand{}, invalidFilterf("members.%s cannot be filtered on", sub.Name)
+		return op, nil
 	}
 	return jsonOperand("e.v ->> '"+sub.Name+"'", sub), nil
 }

@@ -113,3 +113,44 @@ func TestGroupMemberFilter(t *testing.T) {
 		}
 	}
 }
+
+// TestUserGroupFilter checks filters on the groups a user belongs to.
+func TestUserGroupFilter(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t, tenantsSettings())
+	ids := map[string]string{}
+	for _, name := range []string{"ann", "bob", "cy"} {
+		ids[name] = ts.do("POST", "/scim/v2/Users", `{"userName":"`+name+`@example.com"}`).expect(t, http.StatusCreated).json(t)["id"].(string)
+	}
+	kitchen := ts.do("POST", "/scim/v2/Groups", `{"displayName":"Kitchen","members":[{"value":"`+ids["ann"]+`"},{"value":"`+ids["bob"]+`"}]}`).
+		expect(t, http.StatusCreated).json(t)["id"].(string)
+	ts.do("POST", "/scim/v2/Groups", `{"displayName":"Front of house","members":[{"value":"`+ids["bob"]+`"}]}`).expect(t, http.StatusCreated)
+
+	tests := []struct {
+		filter string
+		want   []string
+	}{
+		{`groups.value eq "` + kitchen + `"`, []string{"ann@example.com", "bob@example.com"}},
+		{`groups[display eq "front of house"]`, []string{"bob@example.com"}},
+		{`groups pr`, []string{"ann@example.com", "bob@example.com"}},
+		{`not (groups pr)`, []string{"cy@example.com"}},
+		{`groups[value eq "` + kitchen + `" and display eq "Front of house"]`, nil},
+		{`groups.type eq "direct" and userName sw "a"`, []string{"ann@example.com"}},
+	}
+	for _, tt := range tests {
+		list := ts.do("GET", "/scim/v2/Users?attributes=userName&filter="+q(tt.filter), "").expect(t, http.StatusOK).json(t)
+		var got []string
+		for _, r := range list["Resources"].([]any) {
+			got = append(got, r.(map[string]any)["userName"].(string))
+		}
+		slices.Sort(got)
+		if !slices.Equal(got, tt.want) {
+			t.Errorf("filter %s: users %q, want %q", tt.filter, got, tt.want)
+		}
+	}
+
+	bad := ts.do("GET", "/scim/v2/Users?filter="+q(`groups.$ref eq "x"`), "").expect(t, http.StatusBadRequest).json(t)
+	if bad["scimType"] != "invalidFilter" {
+		t.Errorf("filter on groups.$ref: scimType %v, want invalidFilter", bad["scimType"])
+	}
+}
