@@ -26,8 +26,8 @@ var resources = map[string]string{
 	"ResourceTypes": "resource_types", "Schemas": "schemas",
 }
 
-// operationName names a request as resource.verb, e.g. users.get or
-// users.list, from its method and path.
+// operationName names a request as resource.verb, e.g. users.get,
+// users.list or users.search, from its method and path.
 func operationName(r *http.Request) string {
 	parts := strings.Split(strings.TrimPrefix(r.URL.Path, prefix+"/"), "/")
 	resource, ok := resources[parts[0]]
@@ -42,6 +42,9 @@ func operationName(r *http.Request) string {
 		}
 		return resource + ".list"
 	case http.MethodPost:
+		if byID && parts[1] == ".search" {
+			return resource + ".search"
+		}
 		return resource + ".create"
 	case http.MethodPut:
 		return resource + ".replace"

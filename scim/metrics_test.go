@@ -9,6 +9,8 @@ func TestOperationName(t *testing.T) {
 	t.Parallel()
 	tests := []struct{ method, path, want string }{
 		{"GET", "/scim/v2/Users", "users.list"},
+		{"POST", "/scim/v2/Users/.search", "users.search"},
+		{"POST", "/scim/v2/Groups/.search", "groups.search"},
 		{"GET", "/scim/v2/Users/123", "users.get"},
 		{"POST", "/scim/v2/Users", "users.create"},
 		{"PUT", "/scim/v2/Users/123", "users.replace"},

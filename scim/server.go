@@ -121,6 +121,7 @@ func (s *Server) routes() *http.ServeMux {
 	} {
 		mux.Handle("GET "+prefix+rt.endpoint, s.handle(rt.list))
 		mux.Handle("POST "+prefix+rt.endpoint, s.handle(rt.create))
+		mux.Handle("POST "+prefix+rt.endpoint+"/.search", s.handle(search(rt.list)))
 		mux.Handle("GET "+prefix+rt.endpoint+"/{id}", s.handle(rt.get))
 		mux.Handle("PUT "+prefix+rt.endpoint+"/{id}", s.handle(rt.put))
 		mux.Handle("PATCH "+prefix+rt.endpoint+"/{id}", s.handle(rt.patch))
@@ -135,6 +136,7 @@ func (s *Server) routes() *http.ServeMux {
 	mux.Handle("GET "+prefix+"/Schemas/{id}", s.handle(s.schemaByID))
 	mux.Handle(prefix+"/Me", s.handle(notImplemented("The /Me endpoint is not supported.")))
 	mux.Handle(prefix+"/Bulk", s.handle(notImplemented("Bulk operations are not supported.")))
+	mux.Handle(prefix+"/.search", s.handle(notImplemented("Searching all resource types at once is not supported. POST to /Users/.search or /Groups/.search instead.")))
 	mux.Handle("/", s.handle(func(http.ResponseWriter, *http.Request, *call) error {
 		return errorf(http.StatusNotFound, "", "No SCIM endpoint at this path.")
 	}))
