@@ -1,7 +1,9 @@
 // Package scim serves the SCIM 2.0 service provider (RFC 7643, RFC 7644)
 // of every tenant under /scim/v2: Users with the enterprise extension,
-// Groups, and the discovery endpoints. The bearer token selects the
-// tenant, and every query is scoped to it.
+// Groups, search over POST (search.go) and the discovery endpoints. The
+// bearer token selects the tenant, and every query is scoped to it. Bulk,
+// /Me, sorting and search across resource types are not supported, as
+// /ServiceProviderConfig states.
 //
 // Filters are parsed here and translated to SQL with parameters (see
 // filter.go and filter_sql.go); PATCH is applied to a copy of the resource

@@ -19,8 +19,8 @@ type searchRequest struct {
 	Attributes         []string `json:"attributes"`
 	ExcludedAttributes []string `json:"excludedAttributes"`
 	Filter             string   `json:"filter"`
-	// SortBy and SortOrder are accepted and ignored, as on a GET:
-	// /ServiceProviderConfig says that sorting is not supported.
+	// SortBy and SortOrder are accepted and ignored, as on a GET, because
+	// sorting is not supported (see /ServiceProviderConfig).
 	SortBy     string `json:"sortBy"`
 	SortOrder  string `json:"sortOrder"`
 	StartIndex *int   `json:"startIndex"`
