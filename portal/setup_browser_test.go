@@ -7,8 +7,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -23,20 +21,13 @@ import (
 	"github.com/gatehouse-dev/gatehouse/secrets"
 )
 
-// Viewport sizes of the screenshots: a laptop and a phone.
-const (
-	desktopWidth, desktopHeight = 1280, 900
-	phoneWidth, phoneHeight     = 390, 844
-)
-
 // browserEnv is the portal behind a real HTTP server, driven by headless
 // Chromium.
 type browserEnv struct {
 	*setupEnv
 	server  *httptest.Server
+	browser *portal.Browser
 	ctx     context.Context
-	shots   string // folder of the screenshots
-	shotNum int
 }
 
 // TestSetupBrowserJourney runs the IT contact's whole journey in Chromium:
@@ -112,12 +103,12 @@ func TestSetupBrowserJourney(t *testing.T) {
 	b.submit("details.withdraw button")
 	b.expectText("main h1", "Withdrawn")
 	b.screenshots("status-withdrawn")
-	t.Logf("screenshots in %s", b.shots)
+	t.Logf("screenshots in %s", b.browser.Dir())
 }
 
 func newBrowserEnv(t *testing.T) *browserEnv {
 	t.Helper()
-	chromium := findChromium(t)
+	browser := portal.NewBrowser(t, "setup")
 	b := &browserEnv{setupEnv: &setupEnv{t: t, db: pgtest.New(t), now: time.Now()}}
 
 	// The base URL must be the server's own, so mailed links work in the
@@ -139,52 +130,8 @@ func newBrowserEnv(t *testing.T) *browserEnv {
 	srv.Register(b.engine)
 	handler = b.engine
 
-	b.shots = os.Getenv("GATEHOUSE_SCREENSHOTS")
-	if b.shots == "" {
-		b.shots = t.TempDir()
-	}
-	b.ctx = startChromium(t, chromium)
+	b.browser, b.ctx = browser, browser.Context()
 	return b
-}
-
-// findChromium returns the browser's path. Without one the test is skipped,
-// except under CI=true, where it fails.
-func findChromium(t *testing.T) string {
-	t.Helper()
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if path, err := exec.LookPath(name); err == nil {
-			return path
-		}
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("chromium is not installed; CI must run the browser test (apt-get install chromium)")
-	}
-	t.Skip("chromium is not installed; install it to run the browser test")
-	return ""
-}
-
-func startChromium(t *testing.T, path string) context.Context {
-	t.Helper()
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(path),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.WindowSize(desktopWidth, desktopHeight),
-	)
-	ctx, cancelTab := chromedp.NewContext(allocCtx)
-	ctx, cancelTimeout := context.WithTimeout(ctx, 2*time.Minute)
-	t.Cleanup(func() {
-		cancelTimeout()
-		cancelTab()
-		cancelAlloc()
-	})
-	return ctx
 }
 
 func (b *browserEnv) do(actions ...chromedp.Action[chromedp.Void]) {
@@ -237,24 +184,5 @@ func (b *browserEnv) expectText(selector, want string) {
 // screenshots saves the whole page at desktop and at phone width.
 func (b *browserEnv) screenshots(name string) {
 	b.t.Helper()
-	b.shotNum++
-	for _, size := range []struct {
-		label         string
-		width, height int64
-	}{{"desktop", desktopWidth, desktopHeight}, {"phone", phoneWidth, phoneHeight}} {
-		b.do(chromedp.EmulateViewport(size.width, size.height))
-		png, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(100))
-		if err != nil {
-			b.t.Fatalf("browser: screenshot: %v", err)
-		}
-		file := filepath.Join(b.shots, strings.Join([]string{twoDigits(b.shotNum), name, size.label}, "-")+".png")
-		if err := os.WriteFile(file, png, 0o644); err != nil {
-			b.t.Fatal(err)
-		}
-	}
-	b.do(chromedp.EmulateViewport(desktopWidth, desktopHeight))
-}
-
-func twoDigits(n int) string {
-	return string([]byte{byte('0' + n/10), byte('0' + n%10)})
+	b.do(b.browser.Shot(name))
 }

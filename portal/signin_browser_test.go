@@ -1,14 +1,9 @@
 package portal
 
 import (
-	"context"
 	"encoding/json"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/chromedp/chromedp"
 	"github.com/crewjam/saml"
@@ -17,49 +12,6 @@ import (
 	"github.com/gatehouse-dev/gatehouse/tenants"
 )
 
-// signinChromium is where Debian's chromium package installs the browser.
-const signinChromium = "/usr/bin/chromium"
-
-// startSigninChromium starts headless Chromium for one test. Without
-// Chromium the test is skipped, except when CI=true, where it fails.
-func startSigninChromium(t *testing.T) context.Context {
-	t.Helper()
-	if _, err := exec.LookPath(signinChromium); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is missing; CI must run the browser tests (apt-get install chromium)", signinChromium)
-		}
-		t.Skipf("%s is missing; install chromium to run the browser tests", signinChromium)
-	}
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(signinChromium),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.WindowSize(1100, 800),
-	)
-	ctx, cancelCtx := chromedp.NewContext(allocCtx)
-	ctx, cancelTimeout := context.WithTimeout(ctx, 2*time.Minute)
-	t.Cleanup(func() { cancelTimeout(); cancelCtx(); cancelAlloc() })
-	return ctx
-}
-
-// signinShotDir is where the test saves screenshots: $GATEHOUSE_SCREENSHOTS
-// when set, so a person can look at them, else a temporary folder.
-func signinShotDir(t *testing.T) string {
-	dir := os.Getenv("GATEHOUSE_SCREENSHOTS")
-	if dir == "" {
-		return t.TempDir()
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return dir
-}
-
 // TestSignInInBrowser signs a new user of a require-SSO company in from
 // the sign-in page, through the test IdP with the HTTP-POST binding (so
 // app.js submits the AuthnRequest under the page's CSP), picks a drop
@@ -67,7 +19,8 @@ func signinShotDir(t *testing.T) string {
 // loopback address, so its POST to the ACS is cross-site.
 func TestSignInInBrowser(t *testing.T) {
 	t.Parallel()
-	ctx := startSigninChromium(t)
+	browser := NewBrowser(t, "signin")
+	ctx, shot := browser.Context(), browser.Shot
 	env := newSigninEnv(t, envOptions{
 		Binding: saml.HTTPPostBinding, IdPHost: "127.0.0.2",
 		Settings: tenants.Settings{RequireSSO: true},
@@ -77,51 +30,33 @@ func TestSignInInBrowser(t *testing.T) {
 	env.addUser(env.tenant, "ada@acme.test", "ada@acme.test")
 	env.idp.setUser("ada@acme.test")
 
-	dir := signinShotDir(t)
-	shot := func(name string) chromedp.Action[chromedp.Void] {
-		return chromedp.Func(func(ctx context.Context, target *chromedp.Target) error {
-			png, err := chromedp.FullScreenshot(100)(ctx, target)
-			if err != nil {
-				return err
-			}
-			return os.WriteFile(filepath.Join(dir, "signin-"+name+".png"), png, 0o644)
-		})
-	}
 	var required, picker, account, meJSON, location string
 	text := func(dst *string, sel string) chromedp.Action[chromedp.Void] {
-		return chromedp.Func(func(ctx context.Context, target *chromedp.Target) error {
-			v, err := chromedp.Text(chromedp.CSS(sel))(ctx, target)
-			*dst = v
-			return err
-		})
+		return into(dst, chromedp.Text(chromedp.CSS(sel)))
 	}
 
 	err := chromedp.Do(ctx,
 		chromedp.Navigate(env.web.URL+"/login"),
 		chromedp.WaitVisible(chromedp.CSS(`#email`)),
 		chromedp.SendKeys(chromedp.CSS(`#email`), "ada@acme.test"),
-		shot("01-login"),
+		shot("login"),
 		chromedp.Submit(chromedp.CSS(`#email`)),
 		chromedp.WaitVisible(chromedp.CSS(`a.button[href="/sso/acme"]`)),
 		text(&required, `main`),
-		shot("02-sso-required"),
+		shot("sso-required"),
 		chromedp.Click(chromedp.CSS(`a.button[href="/sso/acme"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`input[name=drop_location]`)),
 		text(&picker, `main`),
-		shot("03-drop-location"),
+		shot("drop-location"),
 		chromedp.Click(chromedp.CSS(`#drop-`+kitchen.ID)),
 		chromedp.Submit(chromedp.CSS(`input[name=drop_location]`)),
 		chromedp.WaitVisible(chromedp.CSS(`dl.facts`)),
 		text(&account, `main`),
-		shot("04-account"),
+		shot("account"),
 		chromedp.Navigate(env.web.URL+"/me"),
 		text(&meJSON, `body`),
-		shot("05-me"),
-		chromedp.Func(func(ctx context.Context, target *chromedp.Target) error {
-			v, err := chromedp.Location()(ctx, target)
-			location = v
-			return err
-		}),
+		shot("me"),
+		into(&location, chromedp.Location()),
 	)
 	if err != nil {
 		t.Fatalf("sign-in journey: %v\nlogs:\n%s", err, env.logs)
@@ -154,7 +89,7 @@ func TestSignInInBrowser(t *testing.T) {
 		chromedp.Navigate(env.web.URL+"/sso/acme"),
 		chromedp.WaitVisible(chromedp.CSS(`.notice.bad`)),
 		text(&refused, `main`),
-		shot("06-unknown-user"),
+		shot("unknown-user"),
 	)
 	if err != nil {
 		t.Fatalf("unknown user: %v", err)
@@ -171,7 +106,7 @@ func TestSignInInBrowser(t *testing.T) {
 // and Chromium applies that to the redirects after a submission too.
 func TestEmptyPasswordSignInInBrowser(t *testing.T) {
 	t.Parallel()
-	ctx := startSigninChromium(t)
+	ctx := NewBrowser(t, "signin-empty-password").Context()
 	env := newSigninEnv(t, envOptions{Binding: saml.HTTPRedirectBinding, IdPHost: "127.0.0.2"})
 	env.addUser(env.tenant, "ada@acme.test", "ada@acme.test")
 	env.idp.setUser("ada@acme.test")
@@ -183,11 +118,7 @@ func TestEmptyPasswordSignInInBrowser(t *testing.T) {
 		chromedp.SendKeys(chromedp.CSS(`#email`), "ada@acme.test"),
 		chromedp.Submit(chromedp.CSS(`#email`)),
 		chromedp.WaitVisible(chromedp.CSS(`dl.facts`)),
-		chromedp.Func(func(ctx context.Context, target *chromedp.Target) error {
-			v, err := chromedp.Text(chromedp.CSS(`main`))(ctx, target)
-			account = v
-			return err
-		}),
+		into(&account, chromedp.Text(chromedp.CSS(`main`))),
 	)
 	if err != nil {
 		t.Fatalf("sign-in with an empty password: %v\nlogs:\n%s", err, env.logs)

@@ -1,13 +1,8 @@
 package portal
 
 import (
-	"context"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/chromedp/chromedp"
 
@@ -15,67 +10,14 @@ import (
 	"github.com/gatehouse-dev/gatehouse/secrets"
 )
 
-// chromiumPath is where Debian's chromium package installs the browser.
-const chromiumPath = "/usr/bin/chromium"
-
-// newBrowser starts headless Chromium for one test. Without Chromium the
-// test is skipped, except in CI, where it fails.
-func newBrowser(t *testing.T) context.Context {
-	t.Helper()
-	if _, err := exec.LookPath(chromiumPath); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is missing; CI must run the browser tests (apt-get install chromium)", chromiumPath)
-		}
-		t.Skipf("%s is missing; install chromium to run the browser tests", chromiumPath)
-	}
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(chromiumPath),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.WindowSize(1280, 900),
-	}
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancelCtx := chromedp.NewContext(allocCtx)
-	ctx, cancelTimeout := context.WithTimeout(ctx, 2*time.Minute)
-	t.Cleanup(func() { cancelTimeout(); cancelCtx(); cancelAlloc() })
-	return ctx
-}
-
-// screenshotDir is where the browser test saves its screenshots:
-// $GATEHOUSE_SCREENSHOTS when set, so a person can look at them, else a
-// temporary folder.
-func screenshotDir(t *testing.T) string {
-	if dir := os.Getenv("GATEHOUSE_SCREENSHOTS"); dir != "" {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		return dir
-	}
-	return t.TempDir()
-}
-
 // TestStaffJourneyInBrowser walks a new admin through setting a password,
 // signing in, working the queue, approving a request with SCIM, and the
 // contact revealing the token, in headless Chromium.
 func TestStaffJourneyInBrowser(t *testing.T) {
 	t.Parallel()
+	browser := NewBrowser(t, "staff")
+	ctx, shot := browser.Context(), browser.Shot
 	env := newStaffEnv(t)
-	ctx := newBrowser(t)
-	dir := screenshotDir(t)
-	shot := func(name string) chromedp.Action[chromedp.Void] {
-		return chromedp.Func(func(ctx context.Context, target *chromedp.Target) error {
-			png, err := chromedp.FullScreenshot(100)(ctx, target)
-			if err != nil {
-				return err
-			}
-			return os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644)
-		})
-	}
 
 	_, link, err := forms.NewStaffStore(env.db).Add(t.Context(), "ada@gatehouse.example", "Ada Lovelace", forms.RoleAdmin)
 	if err != nil {
@@ -92,28 +34,28 @@ func TestStaffJourneyInBrowser(t *testing.T) {
 	err = chromedp.Do(ctx,
 		chromedp.Navigate(env.web.URL+"/staff/password/"+link.Reveal()),
 		chromedp.WaitVisible(chromedp.CSS(`#password`)),
-		shot("01-set-password"),
+		shot("set-password"),
 		chromedp.SendKeys(chromedp.CSS(`#password`), password),
 		chromedp.SendKeys(chromedp.CSS(`#confirm`), password),
 		chromedp.Submit(chromedp.CSS(`#password`)),
 		chromedp.WaitVisible(chromedp.CSS(`#email`)),
 		into(&prefilled, chromedp.Value(chromedp.CSS(`#email`))),
 		chromedp.SendKeys(chromedp.CSS(`#password`), password),
-		shot("02-sign-in"),
+		shot("sign-in"),
 		chromedp.Submit(chromedp.CSS(`#email`)),
 		chromedp.WaitVisible(chromedp.CSS(`table.queue`)),
 		into(&queue, chromedp.Text(chromedp.CSS(`main`))),
-		shot("03-queue"),
+		shot("queue"),
 		chromedp.Click(chromedp.CSS(`a[href="/staff/requests/`+r.ID+`"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`#decide`)),
 		into(&request, chromedp.Text(chromedp.CSS(`main`))),
-		shot("04-request"),
+		shot("request"),
 		chromedp.Click(chromedp.CSS(`input[name=action][value=approve]`)),
 		chromedp.SendKeys(chromedp.CSS(`#note`), "Welcome to the Meal Program."),
 		chromedp.Submit(chromedp.CSS(`#note`)),
 		chromedp.WaitVisible(chromedp.CSS(`.notice.ok`)),
 		into(&approved, chromedp.Text(chromedp.CSS(`main`))),
-		shot("05-approved"),
+		shot("approved"),
 	)
 	if err != nil {
 		t.Fatalf("staff journey: %v (sign-in email field read %q)", err, prefilled)
@@ -138,21 +80,21 @@ func TestStaffJourneyInBrowser(t *testing.T) {
 		chromedp.Navigate(env.web.URL+"/staff/tenants/"+r.TenantSlug),
 		chromedp.WaitVisible(chromedp.CSS(`#tokens`)),
 		into(&tenantPage, chromedp.Text(chromedp.CSS(`main`))),
-		shot("06-tenant"),
+		shot("tenant"),
 		chromedp.Navigate(env.web.URL+"/staff/outbox"),
 		chromedp.WaitVisible(chromedp.CSS(`table`)),
 		into(&outbox, chromedp.Text(chromedp.CSS(`main`))),
-		shot("07-outbox"),
+		shot("outbox"),
 		chromedp.Navigate(env.mailLink(r.ContactEmail, "/token/")),
 		chromedp.WaitVisible(chromedp.CSS(`button.primary`)),
-		shot("08-reveal-confirm"),
+		shot("reveal-confirm"),
 		chromedp.Click(chromedp.CSS(`button.primary`)),
 		chromedp.WaitVisible(chromedp.CSS(`#token`)),
 		into(&revealed, chromedp.Text(chromedp.CSS(`#token`))),
-		shot("09-revealed"),
+		shot("revealed"),
 		chromedp.Navigate(env.web.URL+"/staff/people"),
 		chromedp.WaitVisible(chromedp.CSS(`table`)),
-		shot("10-people"),
+		shot("people"),
 	)
 	if err != nil {
 		t.Fatalf("tenant and reveal: %v", err)
@@ -166,15 +108,5 @@ func TestStaffJourneyInBrowser(t *testing.T) {
 	}
 	env.assertAuthenticates(revealed, true, "revealed token")
 	assertNoPlaintext(t, env, revealed)
-	t.Logf("screenshots in %s", dir)
-}
-
-// into runs a and stores its value in dst, so actions that return values
-// fit in one chromedp.Do sequence.
-func into[T any](dst *T, a chromedp.Action[T]) chromedp.Action[chromedp.Void] {
-	return chromedp.Func(func(ctx context.Context, target *chromedp.Target) error {
-		v, err := a(ctx, target)
-		*dst = v
-		return err
-	})
+	t.Logf("screenshots in %s", browser.Dir())
 }
