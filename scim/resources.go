@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gatehouse-dev/gatehouse/tenants"
 )
@@ -131,6 +132,11 @@ const maxUserNameLength = 256
 // the work of every later PATCH that filters the attribute's values.
 const maxUserValues = 1000
 
+// maxIndexedValueLength bounds externalId and each email address, in
+// characters. PostgreSQL indexes both, and an index entry holds at most
+// 2704 bytes: 512 characters of up to 4 bytes each fit with room to spare.
+const maxIndexedValueLength = 512
+
 func (u *user) validate() error {
 	u.UserName = strings.TrimSpace(u.UserName)
 	if u.UserName == "" {
@@ -149,6 +155,19 @@ func (u *user) validate() error {
 	} {
 		if a.count > maxUserValues {
 			return errorf(http.StatusBadRequest, invalidValue, "%s has %d values; a user may have at most %d.", a.name, a.count, maxUserValues)
+		}
+	}
+	return u.validateIndexed()
+}
+
+// validateIndexed checks the lengths of the values PostgreSQL indexes.
+func (u *user) validateIndexed() error {
+	if utf8.RuneCountInString(u.ExternalID) > maxIndexedValueLength {
+		return errorf(http.StatusBadRequest, invalidValue, "externalId is longer than %d characters.", maxIndexedValueLength)
+	}
+	for _, e := range u.Emails {
+		if utf8.RuneCountInString(e.Value) > maxIndexedValueLength {
+			return errorf(http.StatusBadRequest, invalidValue, "An email address is longer than %d characters.", maxIndexedValueLength)
 		}
 	}
 	return nil

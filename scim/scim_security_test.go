@@ -1,6 +1,8 @@
 package scim
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -167,4 +169,49 @@ func decodePatchOps(t *testing.T, s string) []patchOperation {
 		t.Fatalf("decode operations: %v", err)
 	}
 	return req.Operations
+}
+
+// TestIndexedValuesBounded checks that an externalId or email address too
+// long for PostgreSQL's index entries gets a SCIM 400 instead of a 500
+// from the insert, on create, replace and patch. The values are random
+// hex, which PostgreSQL cannot compress to fit.
+func TestIndexedValuesBounded(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t, tenantsSettings())
+	user := ts.do("POST", "/scim/v2/Users", `{"userName":"long@example.com"}`).expect(t, http.StatusCreated).json(t)
+	userPath := "/scim/v2/Users/" + user["id"].(string)
+	long := randomHex(t, 8000)
+
+	tests := []struct {
+		name, method, path, body string
+	}{
+		{"externalId on create", "POST", "/scim/v2/Users", `{"userName":"a@example.com","externalId":"` + long + `"}`},
+		{"primary email on create", "POST", "/scim/v2/Users", `{"userName":"b@example.com","emails":[{"value":"` + long + `","primary":true}]}`},
+		{"other email on create", "POST", "/scim/v2/Users", `{"userName":"c@example.com","emails":[{"value":"c@example.com"},{"value":"` + long + `"}]}`},
+		{"externalId on replace", "PUT", userPath, `{"userName":"long@example.com","externalId":"` + long + `"}`},
+		{"email on patch", "PATCH", userPath, `{"Operations":[{"op":"add","path":"emails","value":[{"value":"` + long + `"}]}]}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := ts.do(tt.method, tt.path, tt.body).expect(t, http.StatusBadRequest).json(t)
+			if got["scimType"] != invalidValue {
+				t.Errorf("scimType = %v, want %s; body %v", got["scimType"], invalidValue, got)
+			}
+		})
+	}
+
+	t.Run("longest values of 4-byte characters", func(t *testing.T) {
+		longest := strings.Repeat("😀", maxIndexedValueLength)
+		ts.do("POST", "/scim/v2/Users", `{"userName":"d@example.com","externalId":"`+longest+`","emails":[{"value":"`+longest+`"}]}`).
+			expect(t, http.StatusCreated)
+	})
+}
+
+func randomHex(t *testing.T, n int) string {
+	t.Helper()
+	b := make([]byte, n/2)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return hex.EncodeToString(b)
 }
