@@ -18,15 +18,16 @@ import (
 // their private status page: rotate (a new token by email, the old one
 // working for the grace period) and revoke every token at once.
 func (s *Server) registerContactToken(r *gin.Engine, flow *forms.Workflow) {
-	h := &contactTokenHandlers{s: s, flow: flow, store: forms.NewStore(s.db)}
+	h := &contactTokenHandlers{s: s, flow: flow, store: forms.NewStore(s.db), limits: newRotationLimits()}
 	r.POST("/setup/status/:secret/token/rotate", privateLink, s.handle(h.rotate))
 	r.POST("/setup/status/:secret/token/revoke", privateLink, s.handle(h.revoke))
 }
 
 type contactTokenHandlers struct {
-	s     *Server
-	flow  *forms.Workflow
-	store *forms.Store
+	s      *Server
+	flow   *forms.Workflow
+	store  *forms.Store
+	limits *rotationLimits
 }
 
 // tokenActions is the data of the _token_actions.html partial
@@ -93,10 +94,18 @@ type contactResult struct {
 	Grace      string
 }
 
+// rotate issues a new token and mails its reveal link, within the
+// rotation limits per client address and per tenant.
 func (h *contactTokenHandlers) rotate(c *gin.Context) error {
+	if ok, wait := h.limits.byIP.allow(c.ClientIP(), h.s.now()); !ok {
+		return tooManyRequests(c, wait)
+	}
 	_, tenantID, actor, err := h.contactTenant(c)
 	if err != nil {
 		return err
+	}
+	if ok, wait := h.limits.byTenant.allow(tenantID, h.s.now()); !ok {
+		return tooManyRequests(c, wait)
 	}
 	if _, err := h.flow.RotateToken(c.Request.Context(), actor, tenantID); err != nil {
 		return staffError(err)
@@ -106,6 +115,9 @@ func (h *contactTokenHandlers) rotate(c *gin.Context) error {
 	})
 }
 
+// revoke ends every working token of the tenant. It has no rate limit,
+// because it sends no mail, audits only the tokens it ends, and must work
+// in an emergency even after the rotations ran out.
 func (h *contactTokenHandlers) revoke(c *gin.Context) error {
 	_, tenantID, actor, err := h.contactTenant(c)
 	if err != nil {

@@ -95,6 +95,34 @@ func newSetupLimits() *setupLimits {
 	}
 }
 
+// Limits of a contact's token rotations. Each bucket allows its maximum
+// at once and refills one attempt per interval. A person rotates once or
+// twice, so only scripts reach them.
+const (
+	maxRotationsPerTenant  = 5
+	rotationPerTenantEvery = 30 * time.Minute
+	maxRotationsPerClient  = 10
+	rotationPerClientEvery = 6 * time.Minute
+	maxResetsPerEmail      = 5
+	resetPerEmailEvery     = 15 * time.Minute
+	maxResetsPerClient     = 10
+	resetPerClientEvery    = 6 * time.Minute
+)
+
+// rotationLimits bound a contact's token rotations per client address and
+// per tenant. Each rotation issues a token and mails its reveal link.
+type rotationLimits struct {
+	byIP     *keyedLimiter
+	byTenant *keyedLimiter
+}
+
+func newRotationLimits() *rotationLimits {
+	return &rotationLimits{
+		byIP:     newKeyedLimiter(rotationPerClientEvery, maxRotationsPerClient),
+		byTenant: newKeyedLimiter(rotationPerTenantEvery, maxRotationsPerTenant),
+	}
+}
+
 // tooManyRequests is the error for an exhausted rate limit. It sets
 // Retry-After, which the error page keeps.
 func tooManyRequests(c *gin.Context, wait time.Duration) error {
