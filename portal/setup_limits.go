@@ -95,9 +95,10 @@ func newSetupLimits() *setupLimits {
 	}
 }
 
-// Limits of a contact's token rotations. Each bucket allows its maximum
-// at once and refills one attempt per interval. A person rotates once or
-// twice, so only scripts reach them.
+// Limits of a contact's token rotations and of staff password resets.
+// Each bucket allows its maximum at once and refills one attempt per
+// interval. A person rotates or resets once or twice, so only scripts
+// reach them.
 const (
 	maxRotationsPerTenant  = 5
 	rotationPerTenantEvery = 30 * time.Minute
@@ -120,6 +121,22 @@ func newRotationLimits() *rotationLimits {
 	return &rotationLimits{
 		byIP:     newKeyedLimiter(rotationPerClientEvery, maxRotationsPerClient),
 		byTenant: newKeyedLimiter(rotationPerTenantEvery, maxRotationsPerTenant),
+	}
+}
+
+// resetLimits bound staff password reset requests per client address and
+// per typed email address. The email bucket counts every address alike,
+// whether or not a staff account has it, so a 429 reveals nothing about
+// which accounts exist.
+type resetLimits struct {
+	byIP    *keyedLimiter
+	byEmail *keyedLimiter
+}
+
+func newResetLimits() *resetLimits {
+	return &resetLimits{
+		byIP:    newKeyedLimiter(resetPerClientEvery, maxResetsPerClient),
+		byEmail: newKeyedLimiter(resetPerEmailEvery, maxResetsPerEmail),
 	}
 }
 

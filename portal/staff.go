@@ -22,6 +22,7 @@ type staffHandlers struct {
 	requests *forms.Store
 	staff    *forms.StaffStore
 	flow     *forms.Workflow
+	resets   *resetLimits
 }
 
 // registerStaff adds the staff pages under /staff and the token reveal page.
@@ -31,6 +32,7 @@ func (s *Server) registerStaff(r *gin.Engine) {
 		requests: forms.NewStore(s.db),
 		staff:    forms.NewStaffStore(s.db),
 		flow:     s.workflow(),
+		resets:   newResetLimits(),
 	}
 
 	public := r.Group("/staff", noStore)

@@ -163,9 +163,21 @@ func (h *staffHandlers) showReset(c *gin.Context) error {
 }
 
 // reset emails a set-password link when the address has an active
-// account, and shows the same page either way.
+// account, and shows the same page either way. The rate limits count
+// every address alike, so they reveal no more than the page does.
 func (h *staffHandlers) reset(c *gin.Context) error {
-	email := c.PostForm("email")
+	email := strings.TrimSpace(c.PostForm("email"))
+	if email == "" || len(email) > maxEmailLength {
+		return userError(http.StatusBadRequest, "Enter the email address of your staff account, such as name@example.com.", nil)
+	}
+	now := h.s.now()
+	if ok, wait := h.resets.byIP.allow(c.ClientIP(), now); !ok {
+		return tooManyRequests(c, wait)
+	}
+	if ok, wait := h.resets.byEmail.allow(emailKey(email), now); !ok {
+		return tooManyRequests(c, wait)
+	}
+
 	err := database.WithTx(c.Request.Context(), h.s.db, func(tx *sqlx.Tx) error {
 		staff, link, ok, err := forms.RequestPasswordReset(c.Request.Context(), tx, actorOf(c), email)
 		if err != nil || !ok {
