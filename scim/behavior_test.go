@@ -263,3 +263,32 @@ func TestDiscovery(t *testing.T) {
 	ts.do("DELETE", "/scim/v2/ServiceProviderConfig", "").expect(t, http.StatusNotFound)
 	ts.do("PUT", "/scim/v2/Users", "{}").expect(t, http.StatusMethodNotAllowed)
 }
+
+// TestConcurrentPatchesAllApply checks that PATCH requests without
+// If-Match that race on one user all succeed and all their changes are
+// kept, however often the optimistic write loses.
+func TestConcurrentPatchesAllApply(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t, tenantsSettings())
+	id := ts.do("POST", "/scim/v2/Users", `{"userName":"busy@example.com"}`).expect(t, http.StatusCreated).json(t)["id"].(string)
+
+	const n = 24
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			patch := fmt.Sprintf(`{"Operations":[{"op":"add","path":"phoneNumbers","value":[{"value":"+1 555 %04d"}]}]}`, i)
+			if got := ts.do("PATCH", "/scim/v2/Users/"+id, patch); got.status != http.StatusOK {
+				t.Errorf("PATCH %d: status %d, want 200; body %s", i, got.status, got.body)
+			}
+		})
+	}
+	wg.Wait()
+
+	user := ts.do("GET", "/scim/v2/Users/"+id, "").expect(t, http.StatusOK).json(t)
+	if phones, _ := user["phoneNumbers"].([]any); len(phones) != n {
+		t.Errorf("user has %d phone numbers, want %d", len(phones), n)
+	}
+	if want := fmt.Sprintf(`W/"%d"`, n+1); user["meta"].(map[string]any)["version"] != want {
+		t.Errorf("version = %v, want %s", user["meta"].(map[string]any)["version"], want)
+	}
+}

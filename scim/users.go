@@ -22,10 +22,6 @@ import (
 // setupLinkTTL is how long an autoprovisioned user's set-up link works.
 const setupLinkTTL = 7 * 24 * time.Hour
 
-// maxWriteAttempts bounds the read-modify-write retries of PUT and PATCH
-// when another request changes the same resource in between.
-const maxWriteAttempts = 5
-
 var errUserNameTaken = errorf(http.StatusConflict, uniqueness,
 	"userName is already in use by a user that this IdP manages. Look the user up by userName instead of creating them.")
 
@@ -272,56 +268,87 @@ func (s *Server) replaceUser(w http.ResponseWriter, r *http.Request, c *call) er
 }
 
 // rewriteUser reads a user, builds the new resource with next and saves
-// it if the user has not changed since the read, retrying otherwise. An
-// If-Match header that does not match the stored version is 412. An
-// absent active keeps the stored value; a password in the new resource is
-// hashed and replaces the stored one.
+// it if the user has not changed since the read. When another write came
+// in between, it reads and saves the user again under a row lock, so the
+// request cannot lose a second time. An If-Match header that does not
+// match the stored version is 412. An absent active keeps the stored
+// value; a password in the new resource is hashed and replaces the stored
+// one.
 func (s *Server) rewriteUser(r *http.Request, c *call, id string, next func(userRow) (*user, error)) (userRow, error) {
 	ctx := r.Context()
-	var plaintext string
-	var password *string
-	for attempt := 1; ; attempt++ {
-		cur, err := s.loadUser(ctx, c, id, true)
-		if err != nil {
-			return userRow{}, err
-		}
-		if err := checkIfMatch(r, cur.Version); err != nil {
-			return userRow{}, err
-		}
-		u, err := next(cur)
-		if err != nil {
-			return userRow{}, err
-		}
-		active := cur.Active
-		if u.Active != nil {
-			active = bool(*u.Active)
-		}
-		f, err := u.fields(active)
-		if err != nil {
-			return userRow{}, err
-		}
-		if u.Password != plaintext {
-			if password, err = s.hashPassword(ctx, u.Password); err != nil {
-				return userRow{}, err
-			}
-			plaintext = u.Password
-		}
-		f.PasswordHash = password
-		if password == nil && unchanged(cur.User, f) {
-			return cur, nil
-		}
-
-		saved, err := s.store.ReplaceUser(ctx, c.tenant.ID, id, f, tenants.Condition{SCIMTokenID: c.tokenID, Version: cur.Version})
-		switch {
-		case errors.Is(err, tenants.ErrStale) && attempt < maxWriteAttempts && r.Header.Get("If-Match") == "":
-			continue
-		case errors.Is(err, database.ErrConflict):
-			return userRow{}, errUserNameTaken
-		case err != nil:
-			return userRow{}, err
-		}
-		return userRow{User: saved, Groups: cur.Groups}, nil
+	rw := &userRewrite{s: s, r: r, c: c, id: id, next: next}
+	cur, err := s.loadUser(ctx, c, id, true)
+	if err != nil {
+		return userRow{}, err
 	}
+	saved, err := rw.save(ctx, s.store, cur)
+	if !errors.Is(err, tenants.ErrStale) || r.Header.Get("If-Match") != "" {
+		return saved, err
+	}
+
+	err = database.WithTx(ctx, s.db, func(tx *sqlx.Tx) error {
+		store := s.store.WithTx(tx)
+		u, groups, err := store.LockUser(ctx, c.tenant.ID, id, tenants.Condition{SCIMTokenID: c.tokenID})
+		if err != nil {
+			return err
+		}
+		saved, err = rw.save(ctx, store, userRow{User: u, Groups: groups})
+		return err
+	})
+	return saved, err
+}
+
+// userRewrite is one PUT or PATCH of a user. It keeps the password hash
+// between attempts, so a retried write does not hash the same password
+// again.
+type userRewrite struct {
+	s    *Server
+	r    *http.Request
+	c    *call
+	id   string
+	next func(userRow) (*user, error)
+
+	plaintext string
+	password  *string
+}
+
+// save builds the new resource from cur and writes it with store, on the
+// condition that the user still has cur's version.
+func (rw *userRewrite) save(ctx context.Context, store *tenants.Store, cur userRow) (userRow, error) {
+	if err := checkIfMatch(rw.r, cur.Version); err != nil {
+		return userRow{}, err
+	}
+	u, err := rw.next(cur)
+	if err != nil {
+		return userRow{}, err
+	}
+	active := cur.Active
+	if u.Active != nil {
+		active = bool(*u.Active)
+	}
+	f, err := u.fields(active)
+	if err != nil {
+		return userRow{}, err
+	}
+	if u.Password != rw.plaintext {
+		if rw.password, err = rw.s.hashPassword(ctx, u.Password); err != nil {
+			return userRow{}, err
+		}
+		rw.plaintext = u.Password
+	}
+	f.PasswordHash = rw.password
+	if rw.password == nil && unchanged(cur.User, f) {
+		return cur, nil
+	}
+
+	saved, err := store.ReplaceUser(ctx, rw.c.tenant.ID, rw.id, f, tenants.Condition{SCIMTokenID: rw.c.tokenID, Version: cur.Version})
+	if errors.Is(err, database.ErrConflict) {
+		return userRow{}, errUserNameTaken
+	}
+	if err != nil {
+		return userRow{}, err
+	}
+	return userRow{User: saved, Groups: cur.Groups}, nil
 }
 
 // unchanged reports whether saving f would change nothing of u.

@@ -5,6 +5,9 @@ import (
 	"errors"
 	"sync"
 	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/gatehouse-dev/gatehouse/database"
 	"github.com/gatehouse-dev/gatehouse/pgtest"
@@ -112,4 +115,83 @@ func TestCreateUserConcurrentDuplicates(t *testing.T) {
 	if ok != 1 || conflicts != 9 {
 		t.Errorf("got %d created and %d conflicts, want 1 and 9", ok, conflicts)
 	}
+}
+
+// TestLockUser checks that LockUser returns the user with their groups,
+// holds back another write until the transaction ends, and reports a
+// revoked token or a missing user.
+func TestLockUser(t *testing.T) {
+	t.Parallel()
+	db := pgtest.New(t)
+	store := tenants.NewStore(db)
+	ctx := context.Background()
+	tenant, tokenID := newTenant(t, store, "acme")
+	cond := tenants.Condition{SCIMTokenID: tokenID}
+	user, _, err := store.CreateOrLinkUser(ctx, tenant.ID, tenants.UserFields{UserName: "pat@acme.example", Active: true}, cond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	group, err := store.CreateGroup(ctx, tenant.ID, "Kitchen", nil, cond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := store.AddGroupMembers(ctx, tenant.ID, group.ID, []string{user.ID}); err != nil {
+		t.Fatal(err)
+	}
+
+	tx, err := db.BeginTxx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	locked, groups, err := store.WithTx(tx).LockUser(ctx, tenant.ID, user.ID, cond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if locked.ID != user.ID || locked.Version != user.Version {
+		t.Errorf("locked user = %s at version %d, want %s at version %d", locked.ID, locked.Version, user.ID, user.Version)
+	}
+	if diff := cmp.Diff([]tenants.GroupRef{{GroupID: group.ID, DisplayName: "Kitchen"}}, groups); diff != "" {
+		t.Errorf("groups (-want +got):\n%s", diff)
+	}
+	written := make(chan error, 1)
+	go func() {
+		_, _, err := store.SetUserActive(ctx, tenant.ID, user.ID, false, cond)
+		written <- err
+	}()
+	select {
+	case err := <-written:
+		t.Errorf("a write went through while the user was locked: %v", err)
+	case <-time.After(200 * time.Millisecond):
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-written; err != nil {
+		t.Errorf("write after the lock ended: %v", err)
+	}
+
+	tests := []struct {
+		name   string
+		userID string
+		cond   tenants.Condition
+		want   error
+	}{
+		{name: "missing user", userID: "00000000-0000-4000-8000-000000000000", cond: cond, want: database.ErrNotFound},
+		{name: "stale version", userID: user.ID, cond: tenants.Condition{SCIMTokenID: tokenID, Version: user.Version}, want: tenants.ErrStale},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, _, err := store.LockUser(ctx, tenant.ID, tt.userID, tt.cond); !errors.Is(err, tt.want) {
+				t.Errorf("LockUser = %v, want %v", err, tt.want)
+			}
+		})
+	}
+	t.Run("revoked token", func(t *testing.T) {
+		if err := store.RevokeToken(ctx, tenant.ID, tokenID); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := store.LockUser(ctx, tenant.ID, user.ID, cond); !errors.Is(err, tenants.ErrUnauthorized) {
+			t.Errorf("LockUser with a revoked token = %v, want ErrUnauthorized", err)
+		}
+	})
 }
