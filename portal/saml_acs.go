@@ -275,6 +275,9 @@ func (s *Server) rejectSAML(c *gin.Context, slug string, scan responseScan, f *s
 		message = "This sign-in has expired or was already used. Start again to sign in."
 	case codeUnsolicited:
 		message = "Sign-in from your company's app dashboard is not enabled. Start again from here to sign in."
+	case codeSessionEnded:
+		message = "Your company's sign-in service reports that your session has already ended, so you are not signed in. " +
+			"Start again to sign in. If this keeps happening, ask your IT team to check the session lifetime and clock of the sign-in service."
 	}
 	return s.render(c, f.status(), "signin_failed.html", "We could not sign you in", signInFailedPage{
 		Message: message, Code: f.Code, Retry: "/sso/" + slug,

@@ -29,6 +29,7 @@ const (
 	codeDestination    = "destination"
 	codeRecipient      = "recipient"
 	codeExpired        = "expired"
+	codeSessionEnded   = "session_ended"
 	codeNotYetValid    = "not_yet_valid"
 	codeInResponseTo   = "in_response_to"
 	codeUnsolicited    = "unsolicited"

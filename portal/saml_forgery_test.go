@@ -163,6 +163,16 @@ func forgeries() []forgery {
 			a.Conditions.NotOnOrAfter = time.Now().Add(-2 * time.Minute)
 			a.Subject.SubjectConfirmations[0].SubjectConfirmationData.NotOnOrAfter = time.Now().Add(-2 * time.Minute)
 		})},
+		{name: "IdP session already ended", wantCode: codeSessionEnded, build: valid(func(a *saml.Assertion) {
+			ended := time.Now().Add(-time.Second)
+			a.AuthnStatements[0].SessionNotOnOrAfter = &ended
+		})},
+		{name: "second AuthnStatement", wantCode: codeMalformed, build: valid(func(a *saml.Assertion) {
+			later := time.Now().Add(time.Hour)
+			second := a.AuthnStatements[0]
+			second.SessionNotOnOrAfter = &later
+			a.AuthnStatements = append(a.AuthnStatements, second)
+		})},
 		{name: "wrong audience", wantCode: codeAudience, build: valid(func(a *saml.Assertion) {
 			a.Conditions.AudienceRestrictions[0].Audience.Value = otherSP
 		})},

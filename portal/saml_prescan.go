@@ -41,6 +41,9 @@ type responseScan struct {
 	// including inside the encrypted assertion, which is decrypted only
 	// when it is the only assertion.
 	Assertions int
+	// AuthnStatements counts AuthnStatement elements anywhere, including
+	// inside a decrypted assertion.
+	AuthnStatements int
 	// Algorithms lists every SignatureMethod and Reference DigestMethod.
 	Algorithms []string
 	// SignatureWithoutKeyInfo is set when a signature names no certificate,
@@ -156,7 +159,11 @@ func readStatus(status *etree.Element, scan *responseScan) {
 	}
 }
 
-// readSignedContent counts assertions and reads the signature algorithms
+// authnStatementTag is the local name of saml:AuthnStatement, which
+// gosaml2 v0.12.0 has no constant for.
+const authnStatementTag = "AuthnStatement"
+
+// readSignedContent counts assertions and AuthnStatements, and reads the signature algorithms
 // and the subject confirmation's InResponseTo under el. A decrypted
 // assertion was counted as its EncryptedAssertion already, so its own root
 // is not counted again.
@@ -168,6 +175,8 @@ func readSignedContent(el *etree.Element, scan *responseScan, decrypted bool) {
 			if !(decrypted && e == el) {
 				scan.Assertions++
 			}
+		case ns == saml2.SAMLAssertionNamespace && e.Tag == authnStatementTag:
+			scan.AuthnStatements++
 		case ns == saml2.SAMLAssertionNamespace && e.Tag == saml2.SubjectConfirmationDataTag:
 			if scan.InResponseTo == "" {
 				scan.InResponseTo = e.SelectAttrValue("InResponseTo", "")

@@ -48,6 +48,9 @@ type samlIdentity struct {
 	// ReplayUntil is when the assertion stops being acceptable, so its ID
 	// can leave the replay cache.
 	ReplayUntil time.Time
+	// SessionNotOnOrAfter is when the IdP ends the user's session, from the
+	// AuthnStatement, or zero when the IdP sets no end.
+	SessionNotOnOrAfter time.Time
 }
 
 // samlAttribute is one attribute of an assertion with its values.
@@ -67,6 +70,12 @@ func verifyResponse(raw []byte, scan responseScan, chk responseCheck) (samlIdent
 	}
 	if scan.Assertions != 1 {
 		return samlIdentity{}, failure(codeAssertionCount, fmt.Sprintf("the response contains %d assertions; exactly one is accepted", scan.Assertions), nil)
+	}
+	// gosaml2 v0.12.0 decodes one AuthnStatement per assertion, so with
+	// several it would read the session end from only one of them.
+	if scan.AuthnStatements > 1 {
+		return samlIdentity{}, failure(codeMalformed, fmt.Sprintf("the assertion contains %d AuthnStatements, "+
+			"but gatehouse accepts at most one because each could end the session at a different time", scan.AuthnStatements), nil)
 	}
 
 	resp, err := validateWithCertificates(raw, scan, chk)
@@ -163,13 +172,34 @@ func checkAssertion(resp *types.Response, a *types.Assertion, chk responseCheck)
 	if err := checkInResponseTo(resp, a, chk.InResponseTo); err != nil {
 		return samlIdentity{}, err
 	}
+	sessionEnd, err := checkSessionEnd(a, chk.Now)
+	if err != nil {
+		return samlIdentity{}, err
+	}
 	return samlIdentity{
-		AssertionID:  a.ID,
-		NameID:       strings.TrimSpace(a.Subject.NameID.Value),
-		NameIDFormat: a.Subject.NameID.Format,
-		Attributes:   attributesOf(a),
-		ReplayUntil:  until.Add(clockSkew),
+		AssertionID:         a.ID,
+		NameID:              strings.TrimSpace(a.Subject.NameID.Value),
+		NameIDFormat:        a.Subject.NameID.Format,
+		Attributes:          attributesOf(a),
+		ReplayUntil:         until.Add(clockSkew),
+		SessionNotOnOrAfter: sessionEnd,
 	}, nil
+}
+
+// checkSessionEnd returns the AuthnStatement's SessionNotOnOrAfter, or
+// zero without one. A session end at or before now is rejected with no
+// clock skew, because a session capped at it would already be over.
+func checkSessionEnd(a *types.Assertion, now time.Time) (time.Time, error) {
+	if a.AuthnStatement == nil || a.AuthnStatement.SessionNotOnOrAfter == nil {
+		return time.Time{}, nil
+	}
+	end := *a.AuthnStatement.SessionNotOnOrAfter
+	if !now.Before(end) {
+		return time.Time{}, failure(codeSessionEnded, fmt.Sprintf("the AuthnStatement's SessionNotOnOrAfter is %s, but gatehouse's clock reads %s, "+
+			"so the IdP's session is over before it starts; check the IdP's session lifetime and clock",
+			end.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339)), nil)
+	}
+	return end, nil
 }
 
 // checkValidity checks the Conditions window and the subject

@@ -50,22 +50,42 @@ type session struct {
 // new one with a new cookie value, so a session ID set before sign-in is
 // never the one used after it. Exactly one of staffID and userID is set.
 func (s *Server) startSession(c *gin.Context, staffID, userID, tenantID string) error {
+	return s.startSessionUntil(c, staffID, userID, tenantID, time.Time{})
+}
+
+// startSessionUntil is startSession for a session that ends at notAfter
+// when that comes before the absolute timeout. A zero notAfter sets no
+// such end.
+func (s *Server) startSessionUntil(c *gin.Context, staffID, userID, tenantID string, notAfter time.Time) error {
 	if err := s.endSession(c); err != nil {
 		return err
 	}
+	now := s.now()
 	absolute := staffAbsoluteTimeout
 	if staffID == "" {
 		absolute = userAbsoluteTimeout
 	}
+	expires := now.Add(absolute)
+	if !notAfter.IsZero() && notAfter.Before(expires) {
+		expires = notAfter
+	}
+
 	secret := secrets.NewLinkSecret()
 	_, err := s.db.ExecContext(c.Request.Context(), `
 		INSERT INTO sessions (id_hash, staff_id, user_id, tenant_id, expires_at) VALUES ($1, $2, $3, $4, $5)`,
-		secret.Hash(), nullable(staffID), nullable(userID), nullable(tenantID), s.now().Add(absolute))
+		secret.Hash(), nullable(staffID), nullable(userID), nullable(tenantID), expires)
 	if err != nil {
 		return fmt.Errorf("start session: %w", database.Translate(err))
 	}
-	s.setCookie(c, sessionCookie, secret.Reveal(), int(absolute.Seconds()))
+	s.setCookie(c, sessionCookie, secret.Reveal(), cookieMaxAge(expires.Sub(now)))
 	return nil
+}
+
+// cookieMaxAge returns a lifetime in whole seconds, rounded up and at
+// least 1, because a Max-Age of 0 would make the cookie outlive its
+// session until the browser closes.
+func cookieMaxAge(d time.Duration) int {
+	return max(1, int((d+time.Second-1)/time.Second))
 }
 
 // currentSession returns the request's session, or nil when there is none

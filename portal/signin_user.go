@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -93,7 +94,7 @@ func (s *Server) signInSAMLUser(c *gin.Context, t tenants.Tenant, ident samlIden
 	if !user.CanSignIn() {
 		return s.refuseDeactivated(c, t, user, "saml")
 	}
-	return s.completeSignIn(c, t, user, "saml", next)
+	return s.completeSignInUntil(c, t, user, "saml", next, ident.SessionNotOnOrAfter)
 }
 
 // refuseDeactivated refuses a deactivated user and ends any session they
@@ -119,8 +120,15 @@ func (s *Server) refuseDeactivated(c *gin.Context, t tenants.Tenant, user tenant
 // completeSignIn starts a new session for the user and sends them on:
 // first to pick a drop location if they have none, then to next.
 func (s *Server) completeSignIn(c *gin.Context, t tenants.Tenant, user tenants.User, method, next string) error {
+	return s.completeSignInUntil(c, t, user, method, next, time.Time{})
+}
+
+// completeSignInUntil is completeSignIn for a session that must end by
+// notAfter, such as the IdP's SessionNotOnOrAfter. A zero notAfter sets
+// no end beyond the usual timeouts.
+func (s *Server) completeSignInUntil(c *gin.Context, t tenants.Tenant, user tenants.User, method, next string, notAfter time.Time) error {
 	ctx := c.Request.Context()
-	if err := s.startSession(c, "", user.ID, t.ID); err != nil {
+	if err := s.startSessionUntil(c, "", user.ID, t.ID, notAfter); err != nil {
 		return err
 	}
 	countSignIn(method, "success")
