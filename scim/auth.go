@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"sync"
@@ -49,14 +50,17 @@ func newTokenCache(now func() time.Time) *tokenCache {
 	return &tokenCache{now: now, entries: make(map[[32]byte]cachedToken)}
 }
 
-func (c *tokenCache) get(hash [32]byte) (cachedToken, bool) {
+// get returns the entry for hash while it is fresh. seen reports whether
+// the hash has an entry at all, fresh or not: the token was valid when
+// it was loaded.
+func (c *tokenCache) get(hash [32]byte) (e cachedToken, fresh, seen bool) {
 	c.mu.RLock()
-	e, ok := c.entries[hash]
+	e, seen = c.entries[hash]
 	c.mu.RUnlock()
-	if !ok || c.now().Sub(e.loadedAt) > tokenCacheTTL {
-		return cachedToken{}, false
+	if !seen || c.now().Sub(e.loadedAt) > tokenCacheTTL {
+		return cachedToken{}, false, seen
 	}
-	return e, true
+	return e, true, true
 }
 
 func (c *tokenCache) put(hash [32]byte, e cachedToken) {
@@ -75,30 +79,92 @@ func (c *tokenCache) forget(hash [32]byte) {
 }
 
 // authenticate finds the tenant of the request's bearer token. It reads
-// only the Authorization header, never the body.
+// only the Authorization header, never the body. A token in the cache
+// costs no lookup, or one to reload it once its entry is stale. Any other
+// request takes a token from its client's bucket of failed
+// authentications, given back when it succeeds, and gets 429 without a
+// database lookup once the bucket is empty.
 func (s *Server) authenticate(r *http.Request) (*call, error) {
-	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
-	token = strings.TrimSpace(token)
-	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
-		return nil, errUnauthorized
-	}
+	token, ok := bearerToken(r)
 	hash := sha256.Sum256([]byte(token))
-	if e, ok := s.tokens.get(hash); ok {
+	e, fresh, seen := s.tokens.get(hash)
+	if ok && fresh {
 		return &call{tenant: e.tenant, tokenID: e.tokenID, hash: hash}, nil
 	}
-	if !secrets.LooksLikeToken(token) {
+	if !ok || !secrets.LooksLikeToken(token) {
+		if _, err := s.beginAuth(r, false); err != nil {
+			return nil, err
+		}
 		return nil, errUnauthorized
 	}
 
-	rec, tenant, err := s.store.TokenByHash(r.Context(), hash[:])
-	if errors.Is(err, tenants.ErrUnauthorized) || err == nil && !tenant.SCIM {
-		return nil, errUnauthorized
-	}
+	// Requests that bring the same token at once share one lookup, so an
+	// IdP that opens with many parallel requests takes one token from
+	// its bucket instead of one each.
+	v, err, _ := s.lookups.Do(string(hash[:]), func() (any, error) { return s.loadToken(r, hash, seen) })
 	if err != nil {
 		return nil, err
 	}
-	s.tokens.put(hash, cachedToken{tokenID: rec.ID, tenant: tenant, loadedAt: s.now()})
-	return &call{tenant: tenant, tokenID: rec.ID, hash: hash}, nil
+	e = v.(cachedToken)
+	return &call{tenant: e.tenant, tokenID: e.tokenID, hash: hash}, nil
+}
+
+// tokenLookupTimeout bounds a token lookup, which runs apart from the
+// request that started it because other requests wait for its result.
+const tokenLookupTimeout = 10 * time.Second
+
+// loadToken looks a token up by its hash and caches it when it is valid.
+func (s *Server) loadToken(r *http.Request, hash [32]byte, seen bool) (cachedToken, error) {
+	attempt, err := s.beginAuth(r, seen)
+	if err != nil {
+		return cachedToken{}, err
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), tokenLookupTimeout)
+	defer cancel()
+	rec, tenant, err := s.store.TokenByHash(ctx, hash[:])
+	if errors.Is(err, tenants.ErrUnauthorized) || err == nil && !tenant.SCIM {
+		s.tokens.forget(hash)
+		return cachedToken{}, errUnauthorized
+	}
+	attempt.succeeded()
+	if err != nil {
+		return cachedToken{}, err
+	}
+	e := cachedToken{tokenID: rec.ID, tenant: tenant, loadedAt: s.now()}
+	s.tokens.put(hash, e)
+	return e, nil
+}
+
+// beginAuth takes a token from the bucket of failed authentications of
+// r's client, unless the request's token was valid when last loaded.
+func (s *Server) beginAuth(r *http.Request, seen bool) (authAttempt, error) {
+	if seen {
+		return authAttempt{}, nil
+	}
+	attempt, wait, allowed := s.authLimiters.begin(clientAddr(r), s.now())
+	if !allowed {
+		return authAttempt{}, &authThrottled{wait: wait}
+	}
+	return attempt, nil
+}
+
+// bearerToken returns the token of the request's Authorization header, and
+// false when the header does not carry one.
+func bearerToken(r *http.Request) (string, bool) {
+	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	token = strings.TrimSpace(token)
+	return token, ok && strings.EqualFold(scheme, "Bearer") && token != ""
+}
+
+// authThrottled is the error of a request refused because its client
+// failed to authenticate too often. wait is how long until it may try
+// again.
+type authThrottled struct {
+	wait time.Duration
+}
+
+func (e *authThrottled) Error() string {
+	return fmt.Sprintf("too many failed authentications; retry after %s", e.wait)
 }
 
 // tokenActive reports whether the request's token is still active, for

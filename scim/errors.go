@@ -53,9 +53,13 @@ var errUnauthorized = errorf(http.StatusUnauthorized, "", "Missing, unknown, rev
 func toSCIMError(err error) *scimError {
 	var se *scimError
 	var fe *filterError
+	var throttled *authThrottled
 	switch {
 	case errors.As(err, &se):
 		return se
+	case errors.As(err, &throttled):
+		return &scimError{status: http.StatusTooManyRequests, cause: err,
+			detail: "Too many failed authentications from this address. Check the bearer token, and retry after the number of seconds in Retry-After."}
 	case errors.As(err, &fe):
 		return &scimError{status: http.StatusBadRequest, scimType: invalidFilter, detail: "Invalid filter: " + fe.msg + "."}
 	case errors.Is(err, tenants.ErrUnauthorized):

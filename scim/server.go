@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"mime"
 	"net/http"
 	"net/url"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
+	"golang.org/x/sync/singleflight"
 	"golang.org/x/time/rate"
 
 	"github.com/gatehouse-dev/gatehouse/tenants"
@@ -31,6 +33,11 @@ type Config struct {
 	// DefaultRateLimit and DefaultRateBurst.
 	RateLimit rate.Limit
 	RateBurst int
+	// AuthFailureLimit and AuthFailureBurst limit each client address's
+	// failed authentications; zero means DefaultAuthFailureLimit and
+	// DefaultAuthFailureBurst.
+	AuthFailureLimit rate.Limit
+	AuthFailureBurst int
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
 }
@@ -55,11 +62,13 @@ type Server struct {
 	log     *slog.Logger
 	now     func() time.Time
 
-	tokens   *tokenCache
-	limiters *limiters
-	writes   *backgroundWriter
-	stmts    stmtCache
-	mux      *http.ServeMux
+	tokens       *tokenCache
+	limiters     *limiters
+	authLimiters *authLimiters
+	lookups      singleflight.Group
+	writes       *backgroundWriter
+	stmts        stmtCache
+	mux          *http.ServeMux
 
 	failures *failureLog
 
@@ -90,14 +99,21 @@ func New(cfg Config) (*Server, error) {
 	if cfg.RateBurst == 0 {
 		cfg.RateBurst = DefaultRateBurst
 	}
+	if cfg.AuthFailureLimit == 0 {
+		cfg.AuthFailureLimit = DefaultAuthFailureLimit
+	}
+	if cfg.AuthFailureBurst == 0 {
+		cfg.AuthFailureBurst = DefaultAuthFailureBurst
+	}
 
 	s := &Server{
 		db: cfg.DB, store: tenants.NewStore(cfg.DB), baseURL: strings.TrimRight(cfg.BaseURL, "/"),
 		log: cfg.Logger, now: cfg.Now,
-		tokens:   newTokenCache(cfg.Now),
-		limiters: newLimiters(cfg.RateLimit, cfg.RateBurst),
-		hashing:  make(chan struct{}, 2),
-		failures: newFailureLog(),
+		tokens:       newTokenCache(cfg.Now),
+		limiters:     newLimiters(cfg.RateLimit, cfg.RateBurst),
+		authLimiters: newAuthLimiters(cfg.AuthFailureLimit, cfg.AuthFailureBurst),
+		hashing:      make(chan struct{}, 2),
+		failures:     newFailureLog(),
 	}
 	s.writes = startBackgroundWriter(s.store, cfg.Logger)
 	s.mux = s.routes()
@@ -204,6 +220,10 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	start := s.now()
 	c, err := s.authenticate(r)
 	if err != nil {
+		var throttled *authThrottled
+		if errors.As(err, &throttled) {
+			setRetryAfter(w, throttled.wait)
+		}
 		se := toSCIMError(err)
 		if se.status >= 500 {
 			s.logFailure(r.Context(), "scim_authenticate_failed", "error", err)
@@ -227,7 +247,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) serveAuthenticated(w http.ResponseWriter, r *http.Request, c *call) {
 	if wait, ok := s.limiters.allow(c.tenant.ID, s.now()); !ok {
-		w.Header().Set("Retry-After", fmt.Sprint(int(wait.Seconds()+0.999)))
+		setRetryAfter(w, wait)
 		c.err = errorf(http.StatusTooManyRequests, tooMany, "Too many requests for this tenant. Retry after the number of seconds in Retry-After.")
 		writeError(w, c.err)
 		return
@@ -239,6 +259,11 @@ func (s *Server) serveAuthenticated(w http.ResponseWriter, r *http.Request, c *c
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
 	s.mux.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), callKey{}, c)))
+}
+
+// setRetryAfter sets Retry-After to wait, rounded up to whole seconds.
+func setRetryAfter(w http.ResponseWriter, wait time.Duration) {
+	w.Header().Set("Retry-After", fmt.Sprint(int(math.Ceil(wait.Seconds()))))
 }
 
 func errField(e *scimError, scimType bool) string {

@@ -179,7 +179,13 @@ func (a *app) routes(portalSrv *portal.Server) http.Handler {
 	r.GET("/readyz", a.readyz)
 	gatherers := prometheus.Gatherers{prometheus.DefaultGatherer, a.metrics}
 	r.GET("/metrics", gin.WrapH(promhttp.HandlerFor(gatherers, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelWarn)})))
-	r.Any("/scim/v2/*path", gin.WrapH(a.scim.Handler()))
+	scimHandler := a.scim.Handler()
+	r.Any("/scim/v2/*path", func(c *gin.Context) {
+		// SCIM limits failed authentications per client, whose address
+		// gin takes from X-Forwarded-For only behind a trusted proxy.
+		ctx := scim.WithClientAddr(c.Request.Context(), c.ClientIP())
+		scimHandler.ServeHTTP(c.Writer, c.Request.WithContext(ctx))
+	})
 	portalSrv.Register(r)
 	return r
 }
