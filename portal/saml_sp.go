@@ -78,7 +78,8 @@ func (s *Server) metadataScope(ctx context.Context, slug string) (bool, error) {
 }
 
 // spMetadata serves the SP metadata of a tenant: entity ID, the HTTP-POST
-// ACS, and the certificate that IdPs encrypt assertions to.
+// ACS, and the certificate that signs AuthnRequests and that IdPs encrypt
+// assertions to.
 func (s *Server) spMetadata(c *gin.Context) error {
 	slug := c.Param("tenant")
 	ok, err := s.metadataScope(c.Request.Context(), slug)
@@ -96,8 +97,11 @@ func (s *Server) spMetadata(c *gin.Context) error {
 	sp := &saml2.SAMLServiceProvider{
 		ServiceProviderIssuer:       s.spEntityID(slug),
 		AssertionConsumerServiceURL: s.acsURL(slug),
-		SPKeyStore:                  dsig.TLSCertKeyStore(key.TLSCertificate()),
-		Clock:                       dsig.NewFakeClockAt(s.now()),
+		// SignAuthnRequests sets AuthnRequestsSigned="true" in the metadata,
+		// because authnServiceProvider signs every AuthnRequest with this key.
+		SignAuthnRequests: true,
+		SPKeyStore:        dsig.TLSCertKeyStore(key.TLSCertificate()),
+		Clock:             dsig.NewFakeClockAt(s.now()),
 	}
 	descriptor, err := sp.Metadata()
 	if err != nil {

@@ -1,6 +1,7 @@
 package portal
 
 import (
+	"context"
 	"encoding/base64"
 	"fmt"
 	"net/http"
@@ -9,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/beevik/etree"
 	"github.com/gin-gonic/gin"
 	saml2 "github.com/russellhaering/gosaml2"
 	dsig "github.com/russellhaering/goxmldsig"
@@ -132,31 +134,18 @@ func (s *Server) startSSO(c *gin.Context, t tenants.Tenant, next string) error {
 func (s *Server) startAuthn(c *gin.Context, start authnStart) error {
 	ctx := c.Request.Context()
 	now := s.now()
-	if err := s.tenants.PurgeSignInState(ctx, now, now.Add(-signInFailureWindow)); err != nil {
+	if err := s.limitOpenRequests(c, now); err != nil {
 		return err
 	}
-	open, err := s.tenants.CountSAMLRequestsFrom(ctx, c.ClientIP(), now.Add(-samlRequestTTL))
+	sp, err := s.authnServiceProvider(ctx, start, now)
 	if err != nil {
 		return err
 	}
-	if open >= maxOpenRequestsPerClient {
-		c.Header("Retry-After", "60")
-		return userError(http.StatusTooManyRequests, "Too many sign-in attempts from your network. Wait a minute and try again.", nil)
+	doc, err := buildAuthnRequest(sp, start.SSOBinding)
+	if err != nil {
+		return err
 	}
 
-	sp := &saml2.SAMLServiceProvider{
-		IdentityProviderSSOURL:      start.SSOURL,
-		ServiceProviderIssuer:       s.spEntityID(start.Slug),
-		AssertionConsumerServiceURL: s.acsURL(start.Slug),
-		Clock:                       dsig.NewFakeClockAt(now),
-	}
-	// NOTE: AuthnRequests are not signed. An IdP whose metadata sets
-	// WantAuthnRequestsSigned (Keycloak does by default) must be set to
-	// accept unsigned requests from gatehouse.
-	doc, err := sp.BuildAuthRequestDocumentNoSig()
-	if err != nil {
-		return fmt.Errorf("build AuthnRequest: %w", err)
-	}
 	pending := start.Request
 	pending.ID = doc.Root().SelectAttrValue("ID", "")
 	pending.Slug = start.Slug
@@ -170,6 +159,71 @@ func (s *Server) startAuthn(c *gin.Context, start authnStart) error {
 		"test", pending.SetupRequestID != nil)
 
 	noStore(c)
+	return s.sendAuthnRequest(c, sp, start, doc)
+}
+
+// limitOpenRequests purges expired sign-in state and returns a 429 error
+// when the client has maxOpenRequestsPerClient requests open.
+func (s *Server) limitOpenRequests(c *gin.Context, now time.Time) error {
+	ctx := c.Request.Context()
+	if err := s.tenants.PurgeSignInState(ctx, now, now.Add(-signInFailureWindow)); err != nil {
+		return err
+	}
+	open, err := s.tenants.CountSAMLRequestsFrom(ctx, c.ClientIP(), now.Add(-samlRequestTTL))
+	if err != nil {
+		return err
+	}
+	if open >= maxOpenRequestsPerClient {
+		c.Header("Retry-After", "60")
+		return userError(http.StatusTooManyRequests, "Too many sign-in attempts from your network. Wait a minute and try again.", nil)
+	}
+	return nil
+}
+
+// authnServiceProvider returns the SP that builds AuthnRequests to
+// start's IdP and signs them with the SP key (RSA-SHA256, exclusive
+// canonicalization), because some IdPs, Keycloak by default, reject
+// unsigned requests. The SP metadata publishes the key's certificate.
+//
+// NOTE: an IdP that checks every signed request, but was set up by hand
+// without gatehouse's certificate, rejects these requests until it loads
+// the SP metadata or the certificate.
+func (s *Server) authnServiceProvider(ctx context.Context, start authnStart, now time.Time) (*saml2.SAMLServiceProvider, error) {
+	key, err := s.spKey(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &saml2.SAMLServiceProvider{
+		IdentityProviderSSOURL:         start.SSOURL,
+		ServiceProviderIssuer:          s.spEntityID(start.Slug),
+		AssertionConsumerServiceURL:    s.acsURL(start.Slug),
+		SignAuthnRequests:              true,
+		SignAuthnRequestsAlgorithm:     dsig.RSASHA256SignatureMethod,
+		SignAuthnRequestsCanonicalizer: dsig.MakeC14N10ExclusiveCanonicalizerWithPrefixList(""),
+		SPSigningKeyStore:              dsig.TLSCertKeyStore(key.TLSCertificate()),
+		Clock:                          dsig.NewFakeClockAt(now),
+	}, nil
+}
+
+// buildAuthnRequest builds the AuthnRequest for binding. For HTTP-POST it
+// carries an enveloped signature. For HTTP-Redirect it has none, because
+// that binding signs the query string instead (sendAuthnRequest).
+func buildAuthnRequest(sp *saml2.SAMLServiceProvider, binding string) (*etree.Document, error) {
+	build := sp.BuildAuthRequestDocumentNoSig
+	if binding == saml2.BindingHttpPost {
+		build = sp.BuildAuthRequestDocument
+	}
+	doc, err := build()
+	if err != nil {
+		return nil, fmt.Errorf("build AuthnRequest: %w", err)
+	}
+	return doc, nil
+}
+
+// sendAuthnRequest sends the browser to the IdP with doc: in a form for
+// HTTP-POST, and for HTTP-Redirect to a URL whose query gosaml2 signs,
+// with a 302 or, after a form submission, a GET form.
+func (s *Server) sendAuthnRequest(c *gin.Context, sp *saml2.SAMLServiceProvider, start authnStart, doc *etree.Document) error {
 	if start.SSOBinding == saml2.BindingHttpPost {
 		xmlBytes, err := doc.WriteToBytes()
 		if err != nil {
