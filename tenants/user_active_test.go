@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -176,6 +177,54 @@ func TestUserWritesEndSessions(t *testing.T) {
 			if want := map[bool]int{true: 1, false: 0}[active]; sessions != want {
 				t.Errorf("%s active=%v left %d sessions, want %d", tt.name, active, sessions, want)
 			}
+		}
+	}
+}
+
+// TestSessionStartRacesDeactivation checks that a session started while
+// a deactivation of its user is in flight does not outlive it. The
+// trigger that ends the user's sessions has already run by then, so the
+// session insert must wait for the deactivation and then add nothing.
+func TestSessionStartRacesDeactivation(t *testing.T) {
+	t.Parallel()
+	db := pgtest.New(t)
+	store := tenants.NewStore(db)
+	ctx := context.Background()
+	tenant, tokenID := newTenant(t, store, "acme")
+
+	for _, write := range []string{
+		`UPDATE users SET active = false WHERE id = $1`,
+		`UPDATE users SET deleted_at = now() WHERE id = $1`,
+	} {
+		user, _, err := store.CreateOrLinkUser(ctx, tenant.ID, tenants.UserFields{UserName: fmt.Sprintf("race-%d@acme.example", len(write)), Active: true}, tenants.Condition{SCIMTokenID: tokenID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tx, err := db.BeginTxx(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tx.ExecContext(ctx, write, user.ID); err != nil {
+			t.Fatal(err)
+		}
+		started := make(chan error, 1)
+		go func() {
+			_, err := db.ExecContext(ctx, `INSERT INTO sessions (id_hash, user_id, tenant_id, expires_at) VALUES (decode(md5($1), 'hex'), $1::uuid, $2, now() + interval '1 hour')`, user.ID, tenant.ID)
+			started <- err
+		}()
+		time.Sleep(200 * time.Millisecond)
+		if err := tx.Commit(); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-started; err != nil {
+			t.Errorf("%s: session insert failed: %v", write, err)
+		}
+		var sessions int
+		if err := db.GetContext(ctx, &sessions, `SELECT count(*) FROM sessions WHERE user_id = $1`, user.ID); err != nil {
+			t.Fatal(err)
+		}
+		if sessions != 0 {
+			t.Errorf("%s: %d sessions after the write committed, want 0", write, sessions)
 		}
 	}
 }
