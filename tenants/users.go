@@ -300,8 +300,9 @@ func (s *Store) ReplaceUser(ctx context.Context, tenantID, userID string, f User
 
 // LockUser returns a user who is not deleted, with their groups, and locks
 // the user's row until the transaction ends, so the caller can read,
-// change and save the user with no other write in between. Run it in a
-// transaction (WithTx). A failed condition returns its error (see
+// change and save the user with no other write in between. The lock
+// (FOR NO KEY UPDATE) lets group writes that reference the user go on.
+// Run it in a transaction (WithTx). A failed condition returns its error (see
 // Condition), and a deleted or missing user database.ErrNotFound.
 func (s *Store) LockUser(ctx context.Context, tenantID, userID string, c Condition) (User, []GroupRef, error) {
 	cond, args := c.sql([]any{tenantID, userID}, "u.version")
@@ -311,7 +312,7 @@ func (s *Store) LockUser(ctx context.Context, tenantID, userID string, c Conditi
 	}
 	err := sqlx.GetContext(ctx, s.db, &row, `
 		SELECT `+UserColumns+`, `+UserGroupsSQL("u")+` AS groups FROM users u
-		WHERE u.tenant_id = $1 AND u.id = $2 AND u.deleted_at IS NULL`+cond+` FOR UPDATE OF u`, args...)
+		WHERE u.tenant_id = $1 AND u.id = $2 AND u.deleted_at IS NULL`+cond+` FOR NO KEY UPDATE OF u`, args...)
 	if database.IsNotFound(database.Translate(err)) {
 		return User{}, nil, fmt.Errorf("lock user: %w", s.explainOr(ctx, "users", tenantID, userID, c))
 	}
