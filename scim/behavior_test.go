@@ -292,3 +292,63 @@ func TestConcurrentPatchesAllApply(t *testing.T) {
 		t.Errorf("version = %v, want %s", user["meta"].(map[string]any)["version"], want)
 	}
 }
+
+// TestConcurrentCreateOrLink checks that concurrent creates of one
+// userName in different case give exactly one 201 and 409 uniqueness for
+// the rest, on both create paths (the autoprovision one runs in a
+// transaction), whether the user is new or an existing unmanaged user to
+// link. Autoprovision queues one set-up mail for a new user only.
+func TestConcurrentCreateOrLink(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name          string
+		autoprovision bool
+		existing      bool
+		wantMails     int
+	}{
+		{name: "new user", wantMails: 0},
+		{name: "new user with autoprovision", autoprovision: true, wantMails: 1},
+		{name: "link", existing: true, wantMails: 0},
+		{name: "link with autoprovision", autoprovision: true, existing: true, wantMails: 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			ts := newTestServer(t, tenants.Settings{Autoprovision: tt.autoprovision})
+			if tt.existing {
+				if _, err := ts.db.Exec(`INSERT INTO users (tenant_id, user_name) VALUES ($1, 'Race.User@example.com')`, ts.tenant.ID); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var wg sync.WaitGroup
+			statuses := make(chan response, 12)
+			for i := range 12 {
+				wg.Go(func() {
+					name := "Race.User@example.com"
+					if i%2 == 1 {
+						name = strings.ToUpper(name)
+					}
+					statuses <- ts.do("POST", "/scim/v2/Users", `{"userName":"`+name+`","emails":[{"value":"race.user@example.com"}]}`)
+				})
+			}
+			wg.Wait()
+			close(statuses)
+			counts := map[int]int{}
+			for r := range statuses {
+				counts[r.status]++
+				if r.status == http.StatusConflict && r.json(t)["scimType"] != uniqueness {
+					t.Errorf("409 body = %s, want scimType uniqueness", r.body)
+				}
+			}
+			if counts[http.StatusCreated] != 1 || counts[http.StatusConflict] != 11 {
+				t.Errorf("statuses = %v, want one 201 and eleven 409", counts)
+			}
+			var users, mails int
+			ts.db.Get(&users, `SELECT count(*) FROM users WHERE tenant_id = $1`, ts.tenant.ID)
+			ts.db.Get(&mails, `SELECT count(*) FROM outbox`)
+			if users != 1 || mails != tt.wantMails {
+				t.Errorf("%d users and %d set-up mails, want 1 and %d", users, mails, tt.wantMails)
+			}
+		})
+	}
+}
