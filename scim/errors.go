@@ -70,6 +70,11 @@ func toSCIMError(err error) *scimError {
 	case errors.Is(err, tenants.ErrStale):
 		return &scimError{status: http.StatusPreconditionFailed, cause: err,
 			detail: "The resource changed since the version in If-Match. Read it again and retry."}
+	case errors.Is(err, tenants.ErrSettingsChanged):
+		// Only a tenant whose autoprovision setting flips twice while one
+		// create runs gets here: the create retries once after the first.
+		return &scimError{status: http.StatusServiceUnavailable, cause: err,
+			detail: "The tenant's settings changed while the request ran. Retry the request."}
 	case errors.Is(err, database.ErrNotFound):
 		return &scimError{status: http.StatusNotFound, detail: "Resource not found.", cause: err}
 	case errors.Is(err, database.ErrConflict):
