@@ -3,6 +3,7 @@ package scim
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -152,6 +153,25 @@ func TestOversizedBody(t *testing.T) {
 	ts := newTestServer(t, tenantsSettings())
 	body := `{"userName":"big@example.com","title":"` + strings.Repeat("x", MaxBodyBytes) + `"}`
 	ts.do("POST", "/scim/v2/Users", body).expect(t, http.StatusRequestEntityTooLarge)
+
+	// Without Content-Length, a body whose JSON object ends before the
+	// limit is still too large when more follows past the limit.
+	for _, tail := range []string{strings.Repeat(" ", MaxBodyBytes), strings.Repeat(" ", MaxBodyBytes) + "x"} {
+		body := io.MultiReader(strings.NewReader(`{"userName":"tail@example.com"}`), strings.NewReader(tail))
+		req, err := http.NewRequest("POST", ts.http.URL+"/scim/v2/Users", body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", "Bearer "+ts.token)
+		resp, err := ts.http.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusRequestEntityTooLarge {
+			t.Errorf("chunked body with %d bytes after the JSON = %d, want 413", len(tail), resp.StatusCode)
+		}
+	}
 }
 
 func TestRateLimit(t *testing.T) {

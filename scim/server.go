@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math"
 	"mime"
@@ -253,7 +254,7 @@ func (s *Server) serveAuthenticated(w http.ResponseWriter, r *http.Request, c *c
 		return
 	}
 	if r.ContentLength > MaxBodyBytes {
-		c.err = errorf(http.StatusRequestEntityTooLarge, "", "The request body is larger than %d bytes.", MaxBodyBytes)
+		c.err = errBodyTooLarge
 		writeError(w, c.err)
 		return
 	}
@@ -323,22 +324,37 @@ func decodeBody(r *http.Request, v any) error {
 	dec := json.NewDecoder(r.Body)
 	dec.UseNumber()
 	if err := dec.Decode(v); err != nil {
-		var se *scimError
-		if errors.As(err, &se) {
-			return se
-		}
-		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
-			return errorf(http.StatusRequestEntityTooLarge, "", "The request body is larger than %d bytes.", MaxBodyBytes)
-		}
-		var typeErr *json.UnmarshalTypeError
-		if errors.As(err, &typeErr) && typeErr.Field != "" {
-			return errorf(http.StatusBadRequest, invalidValue, "Attribute %s has the wrong type: %s is not accepted.", typeErr.Field, typeErr.Value)
-		}
-		return errorf(http.StatusBadRequest, invalidSyntax, "The request body is not valid JSON.")
+		return decodeError(err)
 	}
-	if dec.More() {
-		return errorf(http.StatusBadRequest, invalidSyntax, "The request body has data after the JSON object.")
+
+	// Read to the end, so a body that goes on past the limit after the
+	// object is rejected as too large too.
+	_, err := dec.Token()
+	var tooLarge *http.MaxBytesError
+	switch {
+	case err == io.EOF:
+		return nil
+	case errors.As(err, &tooLarge):
+		return errBodyTooLarge
 	}
-	return nil
+	return errorf(http.StatusBadRequest, invalidSyntax, "The request body has data after the JSON object.")
+}
+
+var errBodyTooLarge = errorf(http.StatusRequestEntityTooLarge, "", "The request body is larger than %d bytes.", MaxBodyBytes)
+
+// decodeError returns the response to a body that json.Decoder rejected.
+func decodeError(err error) error {
+	var se *scimError
+	if errors.As(err, &se) {
+		return se
+	}
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
+		return errBodyTooLarge
+	}
+	var typeErr *json.UnmarshalTypeError
+	if errors.As(err, &typeErr) && typeErr.Field != "" {
+		return errorf(http.StatusBadRequest, invalidValue, "Attribute %s has the wrong type: %s is not accepted.", typeErr.Field, typeErr.Value)
+	}
+	return errorf(http.StatusBadRequest, invalidSyntax, "The request body is not valid JSON.")
 }
