@@ -315,9 +315,9 @@ func TestConcurrentPatchesAllApply(t *testing.T) {
 
 // TestConcurrentCreateOrLink checks that concurrent creates of one
 // userName in different case give exactly one 201 and 409 uniqueness for
-// the rest, on both create paths (the autoprovision one runs in a
-// transaction), whether the user is new or an existing unmanaged user to
-// link. Autoprovision queues one set-up mail for a new user only.
+// the rest. It covers both create paths, since the autoprovision one runs
+// in a transaction, for a new user and for an unmanaged user to link.
+// Autoprovision queues one set-up mail for a new user only.
 func TestConcurrentCreateOrLink(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
