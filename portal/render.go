@@ -32,8 +32,9 @@ var templateFuncs = template.FuncMap{
 	"datetime": func(t time.Time) string {
 		return t.UTC().Format("Jan 2, 2006 15:04 MST")
 	},
-	"lower": strings.ToLower,
-	"join":  strings.Join,
+	"lower":      strings.ToLower,
+	"join":       strings.Join,
+	"auditLabel": auditEventLabel,
 }
 
 // parsePages parses layout.html with each other template into its own set,

@@ -26,6 +26,7 @@ type auditView struct {
 	Tenant  string // slug filter as typed
 	Action  string
 	Actor   string
+	Actions []auditAction     // the action filter's suggestions
 	Slugs   map[string]string // tenant ID to slug
 	NextURL string
 	CSVURL  string
@@ -48,7 +49,7 @@ func (v auditView) SlugOf(tenantID *string) string {
 func (h *staffHandlers) auditFilter(c *gin.Context) (tenants.AuditFilter, auditView, error) {
 	view := auditView{
 		Tenant: strings.TrimSpace(c.Query("tenant")), Action: strings.TrimSpace(c.Query("action")),
-		Actor: strings.TrimSpace(c.Query("actor")),
+		Actor: strings.TrimSpace(c.Query("actor")), Actions: auditActions(),
 	}
 	f := tenants.AuditFilter{Action: view.Action, Actor: view.Actor, Limit: auditPageSize}
 	f.BeforeID, _ = strconv.ParseInt(c.Query("before"), 10, 64)
