@@ -210,14 +210,15 @@ func (f UserFields) attributes() string {
 	return string(f.Attributes)
 }
 
-// CreateOrLinkUser creates a user from f, or links the tenant's existing
-// user with the same userName (ignoring case) when SCIM does not manage
-// that user yet: the link overwrites the user's attributes with f and marks
-// them SCIM-managed. created reports which of the two happened. A userName
-// that a SCIM-managed user holds is database.ErrConflict, also when two
-// creates race. A linked user written inactive loses their sessions
-// through the users_end_sessions trigger. A failed condition returns its
-// error (see Condition).
+// CreateOrLinkUser creates a user from f, or links an existing user of the
+// tenant that SCIM does not manage yet: the one with the same userName
+// (ignoring case), or else the only one whose primary email is f.Email
+// (ignoring case) when no other user holds f.UserName. Linking overwrites
+// the user's attributes with f and marks them SCIM-managed. created reports
+// which of the two happened. A userName that a SCIM-managed user holds is
+// database.ErrConflict, also when two creates race. A linked user written
+// inactive loses their sessions through the users_end_sessions trigger. A
+// failed condition returns its error (see Condition).
 func (s *Store) CreateOrLinkUser(ctx context.Context, tenantID string, f UserFields, c Condition) (u User, created bool, err error) {
 	if c.Version != 0 {
 		return User{}, false, errors.New("create user: a version condition cannot apply to a new user")
@@ -232,27 +233,79 @@ func (s *Store) CreateOrLinkUser(ctx context.Context, tenantID string, f UserFie
 	// transaction the clash would abort the transaction, so the upsert
 	// goes first.
 	if _, inTx := s.db.(*sqlx.Tx); !inTx {
-		err = s.getPrepared(ctx, &u, `
-			INSERT INTO users (tenant_id, user_name, external_id, given_name, family_name, display_name, email,
-				active, scim_managed, attributes, password_hash) `+values+`
-			RETURNING `+UserColumns, args...)
-		switch err = database.Translate(err); {
-		case err == nil:
-			return u, true, nil
-		case database.IsNotFound(err):
-			if err := s.explain(ctx, "users", tenantID, "", c); err != nil {
-				return User{}, false, fmt.Errorf("create user: %w", err)
-			}
-		case !errors.Is(err, database.ErrConflict):
-			return User{}, false, fmt.Errorf("create user: %w", err)
+		u, ok, err := s.insertUser(ctx, tenantID, values, args, c)
+		if err != nil || ok {
+			return u, ok, err
 		}
 	}
+	if f.Email != "" {
+		u, ok, err := s.linkByEmail(ctx, tenantID, args, cond)
+		if err != nil || ok {
+			return u, false, err
+		}
+	}
+	return s.upsertUser(ctx, tenantID, values, args, c)
+}
 
+// unmanagedWithEmail is true when an unmanaged user of the tenant ($1) has
+// the primary email $7, ignoring case. The users_tenant_email index serves it.
+const unmanagedWithEmail = `EXISTS (SELECT 1 FROM users e WHERE e.tenant_id = $1 AND lower(e.email) = lower($7)
+	AND $7 <> '' AND NOT e.scim_managed AND e.deleted_at IS NULL)`
+
+// insertUser inserts a new user unless the userName is taken or an
+// unmanaged user has the same email, in which case ok is false and the
+// caller links instead.
+func (s *Store) insertUser(ctx context.Context, tenantID, values string, args []any, c Condition) (u User, ok bool, err error) {
+	err = s.getPrepared(ctx, &u, `
+		INSERT INTO users (tenant_id, user_name, external_id, given_name, family_name, display_name, email,
+			active, scim_managed, attributes, password_hash) `+values+` AND NOT `+unmanagedWithEmail+`
+		RETURNING `+UserColumns, args...)
+	switch err = database.Translate(err); {
+	case err == nil:
+		return u, true, nil
+	case errors.Is(err, database.ErrConflict):
+		return User{}, false, nil
+	case database.IsNotFound(err):
+		if err := s.explain(ctx, "users", tenantID, "", c); err != nil {
+			return User{}, false, fmt.Errorf("create user: %w", err)
+		}
+		return User{}, false, nil
+	}
+	return User{}, false, fmt.Errorf("create user: %w", err)
+}
+
+// linkByEmail links the only unmanaged user whose primary email is the new
+// user's, when no other user holds the new userName. ok is false when there
+// is no such user, or more than one.
+func (s *Store) linkByEmail(ctx context.Context, tenantID string, args []any, cond string) (u User, ok bool, err error) {
+	err = s.getPrepared(ctx, &u, `
+		UPDATE users u SET user_name = $2, external_id = $3, given_name = $4, family_name = $5, display_name = $6,
+			email = $7, active = $8, scim_managed = true, attributes = $9,
+			password_hash = coalesce($10, u.password_hash), version = u.version + 1, updated_at = now()
+		WHERE u.tenant_id = $1 AND NOT u.scim_managed AND u.deleted_at IS NULL`+cond+` AND u.id = (
+			SELECT (array_agg(e.id))[1] FROM users e
+			WHERE e.tenant_id = $1 AND lower(e.email) = lower($7) AND NOT e.scim_managed AND e.deleted_at IS NULL
+				AND NOT EXISTS (SELECT 1 FROM users n WHERE n.tenant_id = $1 AND lower(n.user_name) = lower($2)
+					AND n.deleted_at IS NULL AND n.id <> e.id)
+			HAVING count(*) = 1)
+		RETURNING `+UserColumns, args...)
+	switch err = database.Translate(err); {
+	case err == nil:
+		return u, true, nil
+	case database.IsNotFound(err):
+		return User{}, false, nil
+	}
+	return User{}, false, fmt.Errorf("link user by email: %w", err)
+}
+
+// upsertUser inserts the user, or links the unmanaged user that holds the
+// same userName.
+func (s *Store) upsertUser(ctx context.Context, tenantID, values string, args []any, c Condition) (User, bool, error) {
 	var row struct {
 		User
 		Created bool `db:"created"`
 	}
-	err = s.getPrepared(ctx, &row, `
+	err := s.getPrepared(ctx, &row, `
 		INSERT INTO users AS u (tenant_id, user_name, external_id, given_name, family_name, display_name, email,
 			active, scim_managed, attributes, password_hash) `+values+`
 		ON CONFLICT (tenant_id, lower(user_name)) WHERE deleted_at IS NULL DO UPDATE SET
