@@ -133,6 +133,33 @@ func (b *Browser) Shot(name string, viewports ...Viewport) chromedp.Action[chrom
 	})
 }
 
+// sidewaysScrollScript lists what scrolls sideways: the page when it is
+// wider than the window, and each element that scrolls its content
+// sideways (such as a .table-wrap) because the content is wider than it.
+const sidewaysScrollScript = `(() => {
+	const found = [];
+	const root = document.documentElement;
+	if (root.scrollWidth > root.clientWidth) {
+		found.push("the page is " + root.scrollWidth + " px wide in a " + root.clientWidth + " px window");
+	}
+	for (const el of document.querySelectorAll("body *")) {
+		const overflow = getComputedStyle(el).overflowX;
+		if ((overflow === "auto" || overflow === "scroll") && el.scrollWidth > el.clientWidth) {
+			const name = el.tagName.toLowerCase() + (el.className ? "." + el.className.split(" ").join(".") : "");
+			found.push(name + " scrolls: " + el.scrollWidth + " px of content in " + el.clientWidth + " px");
+		}
+	}
+	return found;
+})()`
+
+// SidewaysScroll returns an action that lists what scrolls sideways on
+// the page at the viewport v: the page itself, or an element whose content
+// is wider than the element. An empty list means the page reads without
+// sideways scrolling.
+func (b *Browser) SidewaysScroll(v Viewport) chromedp.Action[[]string] {
+	return atViewport(v, chromedp.Evaluate[[]string](sidewaysScrollScript))
+}
+
 // atViewport returns an action that runs a at the viewport v and then
 // returns the tab to the desktop viewport.
 func atViewport[T any](v Viewport, a chromedp.Action[T]) chromedp.Action[T] {

@@ -1,6 +1,8 @@
 package portal
 
 import (
+	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -109,4 +111,116 @@ func TestStaffJourneyInBrowser(t *testing.T) {
 	env.assertAuthenticates(revealed, true, "revealed token")
 	assertNoPlaintext(t, env, revealed)
 	t.Logf("screenshots in %s", browser.Dir())
+}
+
+// TestStaffPagesFitPhone fills every staff page that has a table with
+// long company names and addresses, a failed mail with its error and a
+// busy audit trail. It checks in headless Chromium that each page reads at
+// phone width without sideways scrolling, and saves each page at desktop
+// and phone width.
+func TestStaffPagesFitPhone(t *testing.T) {
+	t.Parallel()
+	browser := NewBrowser(t, "staff-tables")
+	env := newStaffEnv(t)
+	env.srv.cfg.DevMail = false // the outbox offers retries only where a delivery worker sends mail
+	pages, password := env.seedBusyStaffPages()
+
+	err := chromedp.Do(browser.Context(),
+		chromedp.Navigate(env.web.URL+"/staff/signin"),
+		chromedp.WaitVisible(chromedp.CSS(`#email`)),
+		chromedp.SendKeys(chromedp.CSS(`#email`), "adam.administrator@gatehouse.example"),
+		chromedp.SendKeys(chromedp.CSS(`#password`), password),
+		chromedp.Submit(chromedp.CSS(`#email`)),
+		chromedp.WaitVisible(chromedp.CSS(`table.queue`)),
+	)
+	if err != nil {
+		t.Fatalf("sign in: %v", err)
+	}
+	for _, p := range pages {
+		var scrolls []string
+		err := chromedp.Do(browser.Context(),
+			chromedp.Navigate(env.web.URL+p.path),
+			chromedp.WaitVisible(chromedp.CSS(p.waitFor)),
+			browser.Shot(p.name),
+			into(&scrolls, browser.SidewaysScroll(Phone)),
+		)
+		if err != nil {
+			t.Fatalf("%s: %v", p.path, err)
+		}
+		if len(scrolls) > 0 {
+			t.Errorf("%s at %d px scrolls sideways: %v", p.path, Phone.Width, scrolls)
+		}
+	}
+	t.Logf("screenshots in %s", browser.Dir())
+}
+
+// staffPage is a staff page that a browser test visits.
+type staffPage struct {
+	name    string // the screenshots' name
+	path    string
+	waitFor string // a CSS selector that matches once the page shows what the test looks at
+}
+
+// seedBusyStaffPages fills the queue, a tenant, the outbox and the audit
+// trail, mostly through the staff pages, and returns the pages to visit
+// and the password of the admin adam.administrator@gatehouse.example.
+func (env *staffEnv) seedBusyStaffPages() ([]staffPage, string) {
+	t := env.t
+	t.Helper()
+	password := env.addStaff("adam.administrator@gatehouse.example", forms.RoleAdmin)
+	env.addStaff("rita.reviewer-with-a-long-name@gatehouse.example", forms.RoleReviewer)
+	c := env.client()
+	c.signIn("adam.administrator@gatehouse.example", password)
+	post := func(path string, form url.Values) {
+		t.Helper()
+		if res := c.post(path, form); res.Status != http.StatusSeeOther {
+			t.Fatalf("POST %s: status %d: %s", path, res.Status, firstLine(res.Body))
+		}
+	}
+	exec := func(query string, args ...any) {
+		t.Helper()
+		if _, err := env.db.ExecContext(t.Context(), query, args...); err != nil {
+			t.Fatalf("seed: %v", err)
+		}
+	}
+
+	approved := env.seedRequest(seedOptions{Company: "Globex Foods International Holdings", SCIM: true})
+	changes := env.seedRequest(seedOptions{Company: "Initech Regional Kitchens", Product: "marketplace"})
+	env.seedRequest(seedOptions{Company: "Umbrella Laboratories and Research Campus"})
+	decide := "/staff/requests/" + approved.ID + "/decide"
+	page := c.get("/staff/requests/" + approved.ID)
+	post(decide, url.Values{"version": {versionIn(t, page.Body, decide)}, "action": {"approve"}, "note": {"Welcome aboard."}})
+	post("/staff/requests/"+changes.ID+"/claim", url.Values{"version": {"1"}})
+	exec(`
+		INSERT INTO request_revisions (request_id, version, request)
+		SELECT id, 1, to_jsonb(r) || jsonb_build_object('sso_url', $2::text, 'idp_entity_id', $3::text) FROM setup_requests r WHERE id = $1`,
+		changes.ID, "https://login.initech-regional-kitchens.example/app/initechregionalkitchens_gatehouse_1/exk1a2b3c4d5e6f7g8h9/sso/saml",
+		"http://www.okta.com/exk1a2b3c4d5e6f7g8h9initechregionalkitchens")
+
+	tenantPath := "/staff/tenants/" + approved.TenantSlug
+	post(tenantPath+"/contact", url.Values{"contact_name": {"Ana Administrator"}, "contact_email": {"ana.administrator@globex-foods-international.example"}})
+	post(tenantPath+"/drop-locations", url.Values{"name": {"Building A, 3rd floor kitchen"}})
+	post(tenantPath+"/tokens/rotate", nil)
+	exec(`
+		INSERT INTO scim_request_log (tenant_id, at, method, path, status, latency_us, scim_type, detail, request_id)
+		SELECT id, now(), 'PATCH', '/scim/v2/Groups/3f1c2b9e-8d7a-4c65-b0e1-2a9f8c7d6e5b', 400, 18250, 'invalidValue',
+		    'The members attribute of a PATCH replace operation must be a list of objects with a value', '01JEXAMPLEREQUESTID0000000'
+		FROM tenants WHERE slug = $1`, approved.TenantSlug)
+
+	dead := env.addOutboxMail("dead", 8)
+	env.addOutboxMail("pending", 2)
+	exec(`UPDATE outbox SET last_error = $1, to_address = $2 WHERE id = $3`,
+		"smtp: 550 5.1.1 <ana.administrator@globex-foods-international.example>: Recipient address rejected: User unknown in virtual mailbox table",
+		"ana.administrator@globex-foods-international.example", dead)
+
+	return []staffPage{
+		{"queue", "/staff?state=all", "table.queue"},
+		{"request", "/staff/requests/" + approved.ID, "#changes"},
+		{"request-changes", "/staff/requests/" + changes.ID, "table.changes"},
+		{"tenants", "/staff/tenants", "main table"},
+		{"tenant", tenantPath, "table.scim-log"},
+		{"outbox", "/staff/outbox", "table.outbox button"},
+		{"audit", "/staff/audit", "table.audit"},
+		{"people", "/staff/people", "main table select"},
+	}, password
 }
