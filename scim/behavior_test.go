@@ -194,6 +194,11 @@ func TestRateLimit(t *testing.T) {
 		if i == 2 && (rec.Code != http.StatusTooManyRequests || rec.Header().Get("Retry-After") == "") {
 			t.Errorf("request 3 = %d, Retry-After %q; want 429 with Retry-After", rec.Code, rec.Header().Get("Retry-After"))
 		}
+		// RFC 7644 defines no scimType for a rate limit: tooMany is for
+		// filters that match too much.
+		if i == 2 && strings.Contains(rec.Body.String(), "scimType") {
+			t.Errorf("request 3 body %s has a scimType, want none", rec.Body)
+		}
 	}
 }
 

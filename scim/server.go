@@ -249,7 +249,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 func (s *Server) serveAuthenticated(w http.ResponseWriter, r *http.Request, c *call) {
 	if wait, ok := s.limiters.allow(c.tenant.ID, s.now()); !ok {
 		setRetryAfter(w, wait)
-		c.err = errorf(http.StatusTooManyRequests, tooMany, "Too many requests for this tenant. Retry after the number of seconds in Retry-After.")
+		c.err = errorf(http.StatusTooManyRequests, "", "Too many requests for this tenant. Retry after the number of seconds in Retry-After.")
 		writeError(w, c.err)
 		return
 	}
