@@ -40,11 +40,11 @@ type GroupRef struct {
 	DisplayName string `db:"display_name"`
 }
 
-// UserGroupsSQL selects, as a text array, the groups of the user whose
-// row is named alias: each element is the group's ID, a space and its
-// display name, ordered by name. GroupRefs scans the column. An array
-// costs PostgreSQL less than building JSON, which matters most for the
-// users in no group: the subquery then finds no row and does no more.
+// UserGroupsSQL returns an SQL expression for the groups of the user whose
+// row is named alias, as a text array ordered by name: each element is the
+// group's ID, a space and its display name. GroupRefs scans the column.
+// PostgreSQL builds the array for less than JSON, most of all for a user
+// in no group, where the subquery finds no row.
 func UserGroupsSQL(alias string) string {
 	return `ARRAY(SELECT g.id::text || ' ' || g.display_name FROM group_members gm JOIN groups g ON g.id = gm.group_id
 		WHERE gm.tenant_id = ` + alias + `.tenant_id AND gm.user_id = ` + alias + `.id
