@@ -211,14 +211,16 @@ func (f UserFields) attributes() string {
 }
 
 // CreateOrLinkUser creates a user from f, or links an existing user of the
-// tenant that SCIM does not manage yet: the one with the same userName
-// (ignoring case), or else the only one whose primary email is f.Email
-// (ignoring case) when no other user holds f.UserName. Linking overwrites
-// the user's attributes with f and marks them SCIM-managed. created reports
-// which of the two happened. A userName that a SCIM-managed user holds is
-// database.ErrConflict, also when two creates race. A linked user written
-// inactive loses their sessions through the users_end_sessions trigger. A
-// failed condition returns its error (see Condition).
+// tenant that SCIM does not manage yet: the one with the same userName,
+// or else the only one whose primary email is f.Email when no other user
+// holds f.UserName. Both compare ignoring the case of ASCII letters only.
+// Linking overwrites the user's attributes with f and marks them
+// SCIM-managed. created reports which of the two happened. A userName that
+// a SCIM-managed user holds is database.ErrConflict, also when two creates
+// race, and so is one that the unique index holds as the same as another
+// user's only through non-ASCII letters. A linked user written inactive
+// loses their sessions through the users_end_sessions trigger. A failed
+// condition returns its error (see Condition).
 func (s *Store) CreateOrLinkUser(ctx context.Context, tenantID string, f UserFields, c Condition) (u User, created bool, err error) {
 	if c.Version != 0 {
 		return User{}, false, errors.New("create user: a version condition cannot apply to a new user")
@@ -248,9 +250,18 @@ func (s *Store) CreateOrLinkUser(ctx context.Context, tenantID string, f UserFie
 }
 
 // unmanagedWithEmail is true when an unmanaged user of the tenant ($1) has
-// the primary email $7, ignoring case. The users_tenant_email index serves it.
-const unmanagedWithEmail = `EXISTS (SELECT 1 FROM users e WHERE e.tenant_id = $1 AND lower(e.email) = lower($7)
+// the primary email $7, ignoring the case of ASCII letters. The
+// users_tenant_email index serves it.
+const unmanagedWithEmail = `EXISTS (SELECT 1 FROM users e WHERE e.tenant_id = $1 AND ` + sameEmail + `
 	AND $7 <> '' AND NOT e.scim_managed AND e.deleted_at IS NULL)`
+
+// sameEmail is true when the email of user e is $7 up to the case of
+// ASCII letters. lower() alone, which the index serves, also folds other
+// letters in the C.UTF-8 locale, such as the Kelvin sign (U+212A) into k.
+// An IdP keeps such an address apart from the ASCII one, so a create must
+// not link the account with the ASCII address. lower() under the "C"
+// collation folds only ASCII letters.
+const sameEmail = `lower(e.email) = lower($7) AND lower(e.email COLLATE "C") = lower($7 COLLATE "C")`
 
 // insertUser inserts a new user unless the userName is taken or an
 // unmanaged user has the same email, in which case ok is false and the
@@ -284,7 +295,7 @@ func (s *Store) linkByEmail(ctx context.Context, tenantID string, args []any, co
 			password_hash = coalesce($10, u.password_hash), version = u.version + 1, updated_at = now()
 		WHERE u.tenant_id = $1 AND NOT u.scim_managed AND u.deleted_at IS NULL`+cond+` AND u.id = (
 			SELECT (array_agg(e.id))[1] FROM users e
-			WHERE e.tenant_id = $1 AND lower(e.email) = lower($7) AND NOT e.scim_managed AND e.deleted_at IS NULL
+			WHERE e.tenant_id = $1 AND `+sameEmail+` AND NOT e.scim_managed AND e.deleted_at IS NULL
 				AND NOT EXISTS (SELECT 1 FROM users n WHERE n.tenant_id = $1 AND lower(n.user_name) = lower($2)
 					AND n.deleted_at IS NULL AND n.id <> e.id)
 			HAVING count(*) = 1)
@@ -299,7 +310,10 @@ func (s *Store) linkByEmail(ctx context.Context, tenantID string, args []any, co
 }
 
 // upsertUser inserts the user, or links the unmanaged user that holds the
-// same userName.
+// same userName up to the case of ASCII letters. A userName that the
+// unique index holds as the same only through other letters, such as
+// the Kelvin sign (U+212A) for k, is taken, because the IdP keeps the two
+// apart.
 func (s *Store) upsertUser(ctx context.Context, tenantID, values string, args []any, c Condition) (User, bool, error) {
 	var row struct {
 		User
@@ -314,7 +328,7 @@ func (s *Store) upsertUser(ctx context.Context, tenantID, values string, args []
 			active = EXCLUDED.active, scim_managed = true, attributes = EXCLUDED.attributes,
 			password_hash = coalesce(EXCLUDED.password_hash, u.password_hash),
 			version = u.version + 1, updated_at = now()
-		WHERE NOT u.scim_managed
+		WHERE NOT u.scim_managed AND lower(u.user_name COLLATE "C") = lower(EXCLUDED.user_name COLLATE "C")
 		RETURNING `+UserColumns+`, (u.xmax = 0) AS created`, args...)
 	if database.IsNotFound(database.Translate(err)) {
 		if err := s.explain(ctx, "users", tenantID, "", c); err != nil {
