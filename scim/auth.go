@@ -82,8 +82,9 @@ func (c *tokenCache) forget(hash [32]byte) {
 // only the Authorization header, never the body. A token in the cache
 // costs no lookup, or one to reload it once its entry is stale. Any other
 // request takes a token from its client's bucket of failed
-// authentications, given back when it succeeds, and gets 429 without a
-// database lookup once the bucket is empty.
+// authentications, given back when it succeeds. Once the bucket is empty
+// it gets 429 without a lookup, unless its token is among the known
+// active tokens (see knownTokens).
 func (s *Server) authenticate(r *http.Request) (*call, error) {
 	token, ok := bearerToken(r)
 	hash := sha256.Sum256([]byte(token))
@@ -92,7 +93,7 @@ func (s *Server) authenticate(r *http.Request) (*call, error) {
 		return &call{tenant: e.tenant, tokenID: e.tokenID, hash: hash}, nil
 	}
 	if !ok || !secrets.LooksLikeToken(token) {
-		if _, err := s.beginAuth(r, false); err != nil {
+		if _, err := s.beginAuth(r, nil, false); err != nil {
 			return nil, err
 		}
 		return nil, errUnauthorized
@@ -115,7 +116,7 @@ const tokenLookupTimeout = 10 * time.Second
 
 // loadToken looks a token up by its hash and caches it when it is valid.
 func (s *Server) loadToken(r *http.Request, hash [32]byte, seen bool) (cachedToken, error) {
-	attempt, err := s.beginAuth(r, seen)
+	attempt, err := s.beginAuth(r, &hash, seen)
 	if err != nil {
 		return cachedToken{}, err
 	}
@@ -136,16 +137,22 @@ func (s *Server) loadToken(r *http.Request, hash [32]byte, seen bool) (cachedTok
 }
 
 // beginAuth takes a token from the bucket of failed authentications of
-// r's client, unless the request's token was valid when last loaded.
-func (s *Server) beginAuth(r *http.Request, seen bool) (authAttempt, error) {
+// r's client, unless the request's token was valid when last loaded. When
+// the bucket is empty, a request whose token hash is among the known
+// active tokens (see knownTokens) goes on without one. hash is nil for a
+// request without a well-formed token.
+func (s *Server) beginAuth(r *http.Request, hash *[32]byte, seen bool) (authAttempt, error) {
 	if seen {
 		return authAttempt{}, nil
 	}
 	attempt, wait, allowed := s.authLimiters.begin(clientAddr(r), s.now())
-	if !allowed {
-		return authAttempt{}, &authThrottled{wait: wait}
+	if allowed {
+		return attempt, nil
 	}
-	return attempt, nil
+	if hash != nil && s.knownToken(r.Context(), *hash) {
+		return authAttempt{}, nil
+	}
+	return authAttempt{}, &authThrottled{wait: wait}
 }
 
 // bearerToken returns the token of the request's Authorization header, and

@@ -14,12 +14,12 @@ import (
 // Default limit on failed authentications per client address: a client
 // may fail 10 times at once and then once a second. A request whose
 // token the server has cached as valid never counts and is never
-// limited.
+// limited. Once an address has no failures left, a request from it still
+// gets its lookup when its token was active at the last load of
+// knownTokens.
 //
-// NOTE: a lookup takes its token before its result is in, so
-// more than 10 distinct uncached tokens in flight at once from one address
-// (IdPs whose tenants share egress addresses, just after a restart) can
-// get 429 although every token is valid. They succeed on retry.
+// NOTE: a token issued after that load gets 429 from such an address
+// until the next load, at most knownTokenMaxAge later.
 const (
 	DefaultAuthFailureLimit rate.Limit = 1
 	DefaultAuthFailureBurst            = 10

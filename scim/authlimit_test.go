@@ -241,3 +241,52 @@ func TestAuthParallelFirstRequests(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// TestAuthFailureLimitSharedAddress checks that an attacker who shares
+// an IdP's address, as customers of one cloud IdP share its egress
+// addresses, cannot lock out the IdP's valid token by using up the
+// address's failures before the server has cached that token.
+func TestAuthFailureLimitSharedAddress(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t, tenantsSettings())
+	srv, err := New(Config{DB: ts.db, BaseURL: "https://gatehouse.example.com", RateLimit: rate.Inf,
+		AuthFailureLimit: rate.Every(time.Hour), AuthFailureBurst: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close(context.Background())
+	send := func(token string) int {
+		req := httptest.NewRequest("GET", "/scim/v2/Users", nil)
+		req.RemoteAddr = "203.0.113.7:40000"
+		req.Header.Set("Authorization", "Bearer "+token)
+		rec := httptest.NewRecorder()
+		srv.Handler().ServeHTTP(rec, req)
+		return rec.Code
+	}
+	store := tenants.NewStore(ts.db)
+	revoked, rec, err := store.IssueToken(context.Background(), ts.tenant.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := store.RevokeToken(context.Background(), ts.tenant.ID, rec.ID); err != nil {
+		t.Fatal(err)
+	}
+
+	guess := "gh_scim_" + randomHex(t, 40)
+	for range 3 {
+		send(guess)
+	}
+	if got := send(guess); got != http.StatusTooManyRequests {
+		t.Fatalf("guess after the burst = %d, want 429", got)
+	}
+
+	if got := send(ts.token); got != http.StatusOK {
+		t.Errorf("valid token from the blocked address = %d, want 200", got)
+	}
+	if got := send("gh_scim_" + randomHex(t, 40)); got != http.StatusTooManyRequests {
+		t.Errorf("new guess after the valid token = %d, want 429", got)
+	}
+	if got := send(revoked.Reveal()); got != http.StatusTooManyRequests {
+		t.Errorf("revoked token from the blocked address = %d, want 429", got)
+	}
+}

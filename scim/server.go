@@ -66,6 +66,7 @@ type Server struct {
 	tokens       *tokenCache
 	limiters     *limiters
 	authLimiters *authLimiters
+	known        knownTokens
 	lookups      singleflight.Group
 	writes       *backgroundWriter
 	stmts        stmtCache
