@@ -146,9 +146,12 @@ func runKeysRotate(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := newFlags("keys rotate", "", stdout)
 	fs.Usage = func() {
 		fmt.Fprintln(stdout, "Usage: gatehouse keys rotate")
-		fmt.Fprintln(stdout, "Set GATEHOUSE_MASTER_KEY to the new key and GATEHOUSE_OLD_MASTER_KEYS to the")
-		fmt.Fprintln(stdout, "previous ones; every sealed token delivery and the SAML service provider key")
-		fmt.Fprintln(stdout, "are re-wrapped under the new key. It then lists the keys still in use.")
+		fmt.Fprintln(stdout)
+		fmt.Fprintln(stdout, "Re-wrap every sealed token delivery and the SAML service provider key under")
+		fmt.Fprintln(stdout, "the current master key. Before running it, set GATEHOUSE_MASTER_KEY to the new")
+		fmt.Fprintln(stdout, "key and GATEHOUSE_OLD_MASTER_KEYS to the previous ones (comma-separated).")
+		fmt.Fprintln(stdout, "It then names each old key that still seals records. Run it again until it")
+		fmt.Fprintln(stdout, "names none, and only then remove old keys from GATEHOUSE_OLD_MASTER_KEYS.")
 	}
 	if err := parseFlags(fs, args); err != nil {
 		return err

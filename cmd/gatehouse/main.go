@@ -34,7 +34,7 @@ func commandList() []command {
 		{"token issue", "issue a SCIM token for a tenant and print it once", runTokenIssue},
 		{"metadata check", "validate IdP metadata files as the setup form would", runMetadataCheckCommand},
 		{"keys generate", "print a new random master key (base64 of 32 bytes)", runKeysGenerate},
-		{"keys rotate", "re-wrap every sealed token delivery under the current master key", runKeysRotate},
+		{"keys rotate", "re-wrap token deliveries and the SAML key under the current master key", runKeysRotate},
 		{"dev-welcome", "print how to sign in to a development instance (used by make run)", runDevWelcome},
 	}
 }
@@ -130,8 +130,10 @@ func usage(w io.Writer) {
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Run `gatehouse COMMAND --help` for a command's flags. Settings come from the")
-	fmt.Fprintln(w, "environment: DATABASE_URL, GATEHOUSE_ADDR, GATEHOUSE_BASE_URL, GATEHOUSE_MASTER_KEY")
-	fmt.Fprintln(w, "(or GATEHOUSE_MASTER_KEY_FILE), GATEHOUSE_OLD_MASTER_KEYS, SMTP_URL, MAIL_FROM, GATEHOUSE_ENV.")
+	fmt.Fprintln(w, "environment: DATABASE_URL, GATEHOUSE_ADDR, GATEHOUSE_BASE_URL,")
+	fmt.Fprintln(w, "GATEHOUSE_MASTER_KEY (or GATEHOUSE_MASTER_KEY_FILE), GATEHOUSE_OLD_MASTER_KEYS,")
+	fmt.Fprintln(w, "GATEHOUSE_TRUSTED_PROXIES, SMTP_URL, MAIL_FROM and GATEHOUSE_ENV. The README")
+	fmt.Fprintln(w, "describes each.")
 }
 
 // errUsage marks errors in how a command was called.
