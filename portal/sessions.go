@@ -53,9 +53,15 @@ func (s *Server) startSession(c *gin.Context, staffID, userID, tenantID string) 
 	return s.startSessionUntil(c, staffID, userID, tenantID, time.Time{})
 }
 
+// errUserCannotSignIn means that the sessions_check_user trigger stored
+// no session, because the user was deactivated or deleted after the
+// sign-in read them.
+var errUserCannotSignIn = errors.New("user can no longer sign in")
+
 // startSessionUntil is startSession for a session that ends at notAfter
 // when that comes before the absolute timeout. A zero notAfter sets no
-// such end.
+// such end. A tenant user who can no longer sign in gets no session and
+// no cookie, and the error wraps errUserCannotSignIn.
 func (s *Server) startSessionUntil(c *gin.Context, staffID, userID, tenantID string, notAfter time.Time) error {
 	if err := s.endSession(c); err != nil {
 		return err
@@ -71,11 +77,18 @@ func (s *Server) startSessionUntil(c *gin.Context, staffID, userID, tenantID str
 	}
 
 	secret := secrets.NewLinkSecret()
-	_, err := s.db.ExecContext(c.Request.Context(), `
+	res, err := s.db.ExecContext(c.Request.Context(), `
 		INSERT INTO sessions (id_hash, staff_id, user_id, tenant_id, expires_at) VALUES ($1, $2, $3, $4, $5)`,
 		secret.Hash(), nullable(staffID), nullable(userID), nullable(tenantID), expires)
 	if err != nil {
 		return fmt.Errorf("start session: %w", database.Translate(err))
+	}
+	stored, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("start session: %w", err)
+	}
+	if stored == 0 {
+		return fmt.Errorf("start session: %w", errUserCannotSignIn)
 	}
 	s.setCookie(c, sessionCookie, secret.Reveal(), cookieMaxAge(expires.Sub(now)))
 	return nil

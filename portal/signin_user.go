@@ -2,6 +2,7 @@ package portal
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/url"
 	"time"
@@ -128,7 +129,11 @@ func (s *Server) completeSignIn(c *gin.Context, t tenants.Tenant, user tenants.U
 // no end beyond the usual timeouts.
 func (s *Server) completeSignInUntil(c *gin.Context, t tenants.Tenant, user tenants.User, method, next string, notAfter time.Time) error {
 	ctx := c.Request.Context()
-	if err := s.startSessionUntil(c, "", user.ID, t.ID, notAfter); err != nil {
+	err := s.startSessionUntil(c, "", user.ID, t.ID, notAfter)
+	if errors.Is(err, errUserCannotSignIn) {
+		return s.refuseDeactivated(c, t, user, method)
+	}
+	if err != nil {
 		return err
 	}
 	countSignIn(method, "success")
