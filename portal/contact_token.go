@@ -97,7 +97,7 @@ type contactResult struct {
 // rotate issues a new token and mails its reveal link, within the
 // rotation limits per client address and per tenant.
 func (h *contactTokenHandlers) rotate(c *gin.Context) error {
-	if ok, wait := h.limits.byIP.allow(c.ClientIP(), h.s.now()); !ok {
+	if ok, wait := h.limits.byIP.allow(clientKey(c), h.s.now()); !ok {
 		return tooManyRequests(c, wait)
 	}
 	_, tenantID, actor, err := h.contactTenant(c)

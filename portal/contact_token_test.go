@@ -89,3 +89,23 @@ func TestContactTokenRateLimitPerClient(t *testing.T) {
 		t.Errorf("another client: status %d, want 404", res.Status)
 	}
 }
+
+func TestContactTokenRateLimitPerIPv6Network(t *testing.T) {
+	t.Parallel()
+	env := newStaffEnv(t)
+	contact := env.client()
+	unknown := "/setup/status/" + strings.Repeat("C", 43) + "/token/rotate"
+
+	codes := map[int]int{}
+	for i := range maxRotationsPerClient + 1 {
+		ip := "2001:db8:1:2::" + strconv.FormatInt(int64(i+1), 16)
+		codes[contact.postFrom(unknown, ip, nil).Status]++
+	}
+	want := map[int]int{http.StatusNotFound: maxRotationsPerClient, http.StatusTooManyRequests: 1}
+	if diff := cmp.Diff(want, codes); diff != "" {
+		t.Errorf("status counts from one /64 (-want +got):\n%s", diff)
+	}
+	if res := contact.postFrom(unknown, "2001:db8:1:3::1", nil); res.Status != http.StatusNotFound {
+		t.Errorf("another /64: status %d, want 404", res.Status)
+	}
+}

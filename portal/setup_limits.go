@@ -3,6 +3,7 @@ package portal
 import (
 	"fmt"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"sync"
@@ -161,6 +162,26 @@ func formatWait(d time.Duration) string {
 		return "1 minute"
 	}
 	return fmt.Sprintf("%d minutes", minutes)
+}
+
+// clientKey returns the key of the client's per-address buckets: its IPv4
+// address, or the /64 network of its IPv6 address, because one IPv6 host
+// commonly holds a whole /64 and would otherwise get a fresh bucket from
+// each of its addresses.
+//
+// NOTE: the setup form's limits (setupLimits) still key on the whole
+// address, so an IPv6 client gets their allowance once per address.
+func clientKey(c *gin.Context) string {
+	ip, err := netip.ParseAddr(c.ClientIP())
+	if err != nil {
+		return c.ClientIP()
+	}
+	ip = ip.Unmap()
+	if ip.Is4() {
+		return ip.String()
+	}
+	network, _ := ip.Prefix(64)
+	return network.String()
 }
 
 // emailKey is the per-email bucket key: the address in lowercase.

@@ -171,7 +171,7 @@ func (h *staffHandlers) reset(c *gin.Context) error {
 		return userError(http.StatusBadRequest, "Enter the email address of your staff account, such as name@example.com.", nil)
 	}
 	now := h.s.now()
-	if ok, wait := h.resets.byIP.allow(c.ClientIP(), now); !ok {
+	if ok, wait := h.resets.byIP.allow(clientKey(c), now); !ok {
 		return tooManyRequests(c, wait)
 	}
 	if ok, wait := h.resets.byEmail.allow(emailKey(email), now); !ok {

@@ -103,3 +103,24 @@ func TestStaffResetAuditCap(t *testing.T) {
 	}
 	env.mailLink("pat@gatehouse.example", "/staff/password/")
 }
+
+// TestStaffResetRateLimitPerIPv6Network checks that the addresses of one
+// IPv6 /64 network share one client bucket, since one host commonly holds
+// the whole network and could otherwise take a fresh bucket per address.
+func TestStaffResetRateLimitPerIPv6Network(t *testing.T) {
+	t.Parallel()
+	env := newStaffEnv(t)
+	c := env.client()
+
+	last := 0
+	for i := range maxResetsPerClient + 1 {
+		ip := "2001:db8:1:2::" + strconv.FormatInt(int64(i+1), 16)
+		last = c.postFrom("/staff/reset", ip, url.Values{"email": {"u" + strconv.Itoa(i) + "@gatehouse.example"}}).Status
+	}
+	if last != http.StatusTooManyRequests {
+		t.Errorf("request %d from one /64: status %d, want 429", maxResetsPerClient+1, last)
+	}
+	if res := c.postFrom("/staff/reset", "2001:db8:1:3::1", url.Values{"email": {"other@gatehouse.example"}}); res.Status != http.StatusOK {
+		t.Errorf("another /64: status %d, want 200", res.Status)
+	}
+}
