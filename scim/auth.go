@@ -125,6 +125,7 @@ func (s *Server) loadToken(r *http.Request, hash [32]byte, seen bool) (cachedTok
 	rec, tenant, err := s.store.TokenByHash(ctx, hash[:])
 	if errors.Is(err, tenants.ErrUnauthorized) || err == nil && !tenant.SCIM {
 		s.tokens.forget(hash)
+		s.forgetKnownToken(hash)
 		return cachedToken{}, errUnauthorized
 	}
 	attempt.succeeded()

@@ -92,3 +92,12 @@ func (s *Server) loadKnownTokens(ctx context.Context, now time.Time) {
 		s.known.hashes = hashes
 	}
 }
+
+// forgetKnownToken drops hash from the set after its lookup found the
+// token revoked or expired, or its tenant's SCIM off, so that further
+// requests with it from a blocked address get 429 without a lookup.
+func (s *Server) forgetKnownToken(hash [32]byte) {
+	s.known.mu.Lock()
+	defer s.known.mu.Unlock()
+	delete(s.known.hashes, hash)
+}

@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"golang.org/x/time/rate"
 
+	"github.com/gatehouse-dev/gatehouse/secrets"
 	"github.com/gatehouse-dev/gatehouse/tenants"
 )
 
@@ -288,5 +289,49 @@ func TestAuthFailureLimitSharedAddress(t *testing.T) {
 	}
 	if got := send(revoked.Reveal()); got != http.StatusTooManyRequests {
 		t.Errorf("revoked token from the blocked address = %d, want 429", got)
+	}
+}
+
+// TestAuthKnownTokenRevoked checks that a token revoked after the set of
+// known tokens was loaded gets one lookup from a blocked address, and 429
+// without a lookup after that.
+func TestAuthKnownTokenRevoked(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t, tenantsSettings())
+	srv, err := New(Config{DB: ts.db, BaseURL: "https://gatehouse.example.com", RateLimit: rate.Inf,
+		AuthFailureLimit: rate.Every(time.Hour), AuthFailureBurst: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close(context.Background())
+	send := func(token string) int {
+		req := httptest.NewRequest("GET", "/scim/v2/ServiceProviderConfig", nil)
+		req.RemoteAddr = "203.0.113.7:40000"
+		req.Header.Set("Authorization", "Bearer "+token)
+		rec := httptest.NewRecorder()
+		srv.Handler().ServeHTTP(rec, req)
+		return rec.Code
+	}
+	store := tenants.NewStore(ts.db)
+	token, rec, err := store.IssueToken(context.Background(), ts.tenant.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// Well-formed guesses, so the blocked one loads the set of known
+	// tokens while the token is still active.
+	guess := secrets.TokenPrefix + randomHex(t, 44)[:43]
+	send(guess)
+	if got := send(guess); got != http.StatusTooManyRequests {
+		t.Fatalf("guess after the burst = %d, want 429", got)
+	}
+	if err := store.RevokeToken(context.Background(), ts.tenant.ID, rec.ID); err != nil {
+		t.Fatal(err)
+	}
+	if got := send(token.Reveal()); got != http.StatusUnauthorized {
+		t.Errorf("revoked known token, first request = %d, want 401 from a lookup", got)
+	}
+	if got := send(token.Reveal()); got != http.StatusTooManyRequests {
+		t.Errorf("revoked known token, second request = %d, want 429", got)
 	}
 }
