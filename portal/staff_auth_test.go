@@ -124,3 +124,25 @@ func TestStaffResetRateLimitPerIPv6Network(t *testing.T) {
 		t.Errorf("another /64: status %d, want 200", res.Status)
 	}
 }
+
+// TestStaffResetMinimumDuration checks that a reset takes at least
+// resetMinDuration for a known and an unknown address alike, so that the
+// known account's extra work (a link and a mail) does not show in the
+// response time.
+func TestStaffResetMinimumDuration(t *testing.T) {
+	t.Parallel()
+	env := newStaffEnv(t)
+	env.addStaff("pat@gatehouse.example", forms.RoleReviewer)
+	c := env.client()
+
+	for i, email := range []string{"pat@gatehouse.example", "nobody@gatehouse.example"} {
+		start := time.Now()
+		res := c.postFrom("/staff/reset", "192.0.2."+strconv.Itoa(80+i), url.Values{"email": {email}})
+		if took := time.Since(start); took < resetMinDuration {
+			t.Errorf("reset for %s took %v, want at least %v", email, took, resetMinDuration)
+		}
+		if res.Status != http.StatusOK {
+			t.Errorf("reset for %s: status %d, want 200", email, res.Status)
+		}
+	}
+}
