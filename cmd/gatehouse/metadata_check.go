@@ -65,7 +65,7 @@ func runMetadataCheck(args []string, stdout io.Writer) error {
 	}
 
 	if failed > 0 {
-		return fmt.Errorf("%d of %d %s errors", failed, fs.NArg(), pluralFiles(fs.NArg()))
+		return errors.New(failureSummary(failed, fs.NArg()))
 	}
 	return nil
 }
@@ -79,11 +79,17 @@ func parseCheckTime(value string) (time.Time, error) {
 	return time.Time{}, usageError("invalid --now %q: use RFC 3339 (2026-12-04T00:00:00Z) or YYYY-MM-DD", value)
 }
 
-func pluralFiles(n int) string {
-	if n == 1 {
-		return "file has"
+// failureSummary formats the command's error, such as "1 of 4 files has
+// errors". The noun agrees with the total and the verb with the failed count.
+func failureSummary(failed, total int) string {
+	files, verb := "files", "have"
+	if total == 1 {
+		files = "file"
 	}
-	return "files have"
+	if failed == 1 {
+		verb = "has"
+	}
+	return fmt.Sprintf("%d of %d %s %s errors", failed, total, files, verb)
 }
 
 // checkMetadataFile validates one file, prints its report and returns

@@ -43,8 +43,8 @@ func TestMetadataCheckCorpusFiles(t *testing.T) {
 
 	err := runMetadataCheck(args, &stdout)
 
-	if err == nil || err.Error() != "1 of 4 files have errors" {
-		t.Errorf("runMetadataCheck error = %v, want \"1 of 4 files have errors\"", err)
+	if err == nil || err.Error() != "1 of 4 files has errors" {
+		t.Errorf("runMetadataCheck error = %v, want \"1 of 4 files has errors\"", err)
 	}
 	requireOutputLines(t, stdout.String(), []string{
 		filepath.Join(metadataCorpusDir, "okta-2024.xml"),
@@ -126,6 +126,23 @@ func TestMetadataCheckAggregateChoice(t *testing.T) {
 		}
 		requireOutputLines(t, stdout.String(), []string{"entity ID: https://accounts.google.com/o/saml2?idpid=C029op2ga", "verdict: accepted"})
 	})
+}
+
+func TestMetadataCheckFailureSummary(t *testing.T) {
+	tests := []struct {
+		failed, total int
+		want          string
+	}{
+		{1, 1, "1 of 1 file has errors"},
+		{1, 2, "1 of 2 files has errors"},
+		{2, 2, "2 of 2 files have errors"},
+		{3, 5, "3 of 5 files have errors"},
+	}
+	for _, tt := range tests {
+		if got := failureSummary(tt.failed, tt.total); got != tt.want {
+			t.Errorf("failureSummary(%d, %d) = %q, want %q", tt.failed, tt.total, got, tt.want)
+		}
+	}
 }
 
 func TestMetadataCheckUsage(t *testing.T) {
