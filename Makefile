@@ -14,13 +14,20 @@ db:
 	scripts/devdb.sh start
 
 # run starts gatehouse on GATEHOUSE_ADDR (default :8080) with everything it
-# needs: the database, a development master key and a staff account.
+# needs: the database, a development master key and a staff account. The key
+# file is created with mode 0600 (and tightened if an older run left it
+# readable), because whoever reads it can decrypt the SCIM tokens that wait
+# in unrevealed token deliveries.
 run: build
 	@set -e; $(DEV_ENV); \
 	export GATEHOUSE_ENV=$${GATEHOUSE_ENV:-development}; \
 	if [ -z "$$GATEHOUSE_MASTER_KEY$$GATEHOUSE_MASTER_KEY_FILE" ]; then \
-		mkdir -p .data; \
-		[ -s .data/master.key ] || $(BIN) keys generate > .data/master.key; \
+		mkdir -p .data; chmod 700 .data; \
+		if [ ! -s .data/master.key ]; then \
+			rm -f .data/master.key; \
+			(umask 077 && $(BIN) keys generate > .data/master.key); \
+		fi; \
+		chmod 600 .data/master.key; \
 		export GATEHOUSE_MASTER_KEY_FILE=.data/master.key; \
 	fi; \
 	$(BIN) migrate; \

@@ -13,6 +13,11 @@
 # .data/pg is a symlink to that directory.
 set -euo pipefail
 
+# The cluster trusts every connection to its socket, and its logs can hold
+# SQL with request data, so everything this script creates is private to its
+# owner.
+umask 077
+
 top=$(cd "$(dirname "$0")/.." && pwd)
 datadir="$top/.data"
 dbname=gatehouse
@@ -62,6 +67,7 @@ start() {
 	pg_ctl=$(find_bin pg_ctl)
 	dir=$(cluster_dir)
 	mkdir -p "$datadir"
+	chmod 700 "$datadir"
 	if [ "$(id -u)" = 0 ]; then
 		mkdir -p "$dir"
 		chown postgres: "$dir"
@@ -69,7 +75,7 @@ start() {
 		ln -sfn "$dir" "$datadir/pg"
 	fi
 	if [ ! -f "$dir/data/PG_VERSION" ]; then
-		as_owner mkdir -p "$dir/data" "$dir/socket"
+		as_owner mkdir -p -m 700 "$dir" "$dir/data" "$dir/socket"
 		as_owner "$initdb" --pgdata="$dir/data" --auth=trust --encoding=UTF8 --locale=C.UTF-8 --username="$(owner)" >"$dir/initdb.log" 2>&1 ||
 			{ cat "$dir/initdb.log" >&2; exit 1; }
 	fi
