@@ -59,6 +59,15 @@ func (s *Server) spKey(ctx context.Context) (secrets.SAMLKey, error) {
 	return key, nil
 }
 
+// CheckSPKey opens the SP key pair, creating it when none is stored yet,
+// so that a start with the wrong master key shows at once instead of at the
+// first sign-in. The error wraps secrets.ErrUnknownKey when no master key
+// of this instance can open the stored pair.
+func (s *Server) CheckSPKey(ctx context.Context) error {
+	_, err := s.spKey(ctx)
+	return err
+}
+
 // metadataScope reports whether slug names a tenant, or the proposed slug
 // of a setup request that is still open or approved, so its SP metadata
 // can be served before the tenant exists.

@@ -170,6 +170,18 @@ func (s *Store) CreateSPKey(ctx context.Context, cert []byte, sealed secrets.Sea
 	return nil
 }
 
+// DeleteSPKey deletes the stored SP key pair and returns the ID of the
+// master key that sealed it, or database.ErrNotFound when none is stored.
+// The next request that needs the pair creates a new one.
+func (s *Store) DeleteSPKey(ctx context.Context) (string, error) {
+	var keyID string
+	err := sqlx.GetContext(ctx, s.db, &keyID, `DELETE FROM saml_sp_keys WHERE id = 1 RETURNING key_id`)
+	if err != nil {
+		return "", fmt.Errorf("delete SP key: %w", database.Translate(err))
+	}
+	return keyID, nil
+}
+
 // UserForSAML finds the tenant's user that a SAML NameID names: the user
 // whose userName is the NameID, ignoring the case of ASCII letters, or else
 // the one user whose email is. Deactivated users are returned (the caller

@@ -188,6 +188,57 @@ func runKeysRotate(ctx context.Context, args []string, stdout io.Writer) error {
 	return nil
 }
 
+func runKeysResetSP(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := newFlags("keys reset-sp", "", stdout)
+	yes := fs.Bool("yes", false, "confirm that every IdP that checks signed AuthnRequests or encrypts assertions will load the new SP metadata")
+	fs.Usage = func() {
+		fmt.Fprintln(stdout, "Usage: gatehouse keys reset-sp --yes")
+		fmt.Fprintln(stdout)
+		fmt.Fprintln(stdout, "Replace a SAML service provider key that no master key can open.")
+		fmt.Fprintln(stdout)
+		fmt.Fprintln(stdout, "It deletes the SAML service provider key pair, for when the master key that seals")
+		fmt.Fprintln(stdout, "it is lost. The next sign-in or SP metadata request creates a new pair under the")
+		fmt.Fprintln(stdout, "current master key. Until each tenant's IdP loads the new SP metadata, IdPs that")
+		fmt.Fprintln(stdout, "check signed AuthnRequests reject sign-ins, and assertions encrypted to the old")
+		fmt.Fprintln(stdout, "certificate cannot be read. If the old master key still exists, put it in")
+		fmt.Fprintln(stdout, "GATEHOUSE_OLD_MASTER_KEYS and run keys rotate instead.")
+		fs.PrintDefaults()
+	}
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if !*yes {
+		return usageError("keys reset-sp replaces the key every IdP knows; run it with --yes to confirm")
+	}
+	_, db, err := setUp(ctx, needDatabase)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+
+	var oldKeyID string
+	err = database.WithTx(ctx, db, func(tx *sqlx.Tx) error {
+		store := tenants.NewStore(tx)
+		var err error
+		if oldKeyID, err = store.DeleteSPKey(ctx); err != nil {
+			return err
+		}
+		return store.Audit(ctx, tenants.AuditEvent{
+			Actor: "operator", Action: "keys.reset_sp", Detail: map[string]any{"sealed_under": oldKeyID, "via": "cli"},
+		})
+	})
+	if database.IsNotFound(err) {
+		fmt.Fprintln(stdout, "no SAML service provider key is stored; the next sign-in creates one")
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "deleted the SAML service provider key sealed under master key %s\n", oldKeyID)
+	fmt.Fprintln(stdout, "every tenant whose IdP checks signed requests or encrypts assertions must load the new SP metadata")
+	return nil
+}
+
 func runMetadataCheckCommand(ctx context.Context, args []string, stdout io.Writer) error {
 	return runMetadataCheck(args, stdout)
 }

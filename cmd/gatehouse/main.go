@@ -35,6 +35,7 @@ func commandList() []command {
 		{"metadata check", "validate IdP metadata files as the setup form would", runMetadataCheckCommand},
 		{"keys generate", "print a new random master key (base64 of 32 bytes)", runKeysGenerate},
 		{"keys rotate", "re-wrap token deliveries and the SAML key under the current master key", runKeysRotate},
+		{"keys reset-sp", "replace a SAML service provider key that no master key can open", runKeysResetSP},
 		{"dev-welcome", "print how to sign in to a development instance (used by make run)", runDevWelcome},
 	}
 }

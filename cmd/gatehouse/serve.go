@@ -22,6 +22,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/mail"
 	"github.com/gatehouse-dev/gatehouse/portal"
 	"github.com/gatehouse-dev/gatehouse/scim"
+	"github.com/gatehouse-dev/gatehouse/secrets"
 	"github.com/gatehouse-dev/gatehouse/tenants"
 )
 
@@ -76,6 +77,8 @@ func serve(ctx context.Context, cfg config, ln net.Listener, log *slog.Logger) e
 		return err
 	}
 
+	app.checkSPKey(ctx)
+
 	jobsCtx, stopJobs := context.WithCancel(context.WithoutCancel(ctx))
 	var jobs sync.WaitGroup
 	app.startJobs(jobsCtx, &jobs)
@@ -119,6 +122,7 @@ type app struct {
 	db       *sqlx.DB
 	log      *slog.Logger
 	scim     *scim.Server
+	portal   *portal.Server
 	handler  http.Handler
 	sendMail mail.SendFunc // nil in development without SMTP
 	metrics  *prometheus.Registry
@@ -140,6 +144,7 @@ func newApp(cfg config, db *sqlx.DB, log *slog.Logger) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
+	a.portal = portalSrv
 	a.scim, err = scim.New(scim.Config{DB: db, BaseURL: cfg.BaseURL.String(), Logger: log})
 	if err != nil {
 		return nil, err
@@ -205,6 +210,20 @@ func (a *app) readyz(c *gin.Context) {
 		return
 	}
 	c.JSON(http.StatusOK, gin.H{"status": "ready"})
+}
+
+// checkSPKey logs an error when the SAML service provider key cannot be
+// opened. gatehouse still starts, since SCIM and the setup portal work
+// without it, but SAML sign-in and SP metadata fail until it is fixed.
+func (a *app) checkSPKey(ctx context.Context) {
+	err := a.portal.CheckSPKey(ctx)
+	switch {
+	case errors.Is(err, secrets.ErrUnknownKey):
+		a.log.Error("saml_sp_key_unusable", "error", err,
+			"fix", "add the master key that sealed it to GATEHOUSE_OLD_MASTER_KEYS and run gatehouse keys rotate; if that key is lost, run gatehouse keys reset-sp")
+	case err != nil:
+		a.log.Warn("saml_sp_key_check_failed", "error", err)
+	}
 }
 
 // startJobs runs the background work that every instance shares. Each job
