@@ -16,7 +16,8 @@ import (
 )
 
 // TestForwardedForNeedsTrustedProxy checks that X-Forwarded-For names the
-// client only when the TCP peer is a configured proxy. gin believes the
+// client only when the TCP peer is a configured proxy, and that X-Real-IP
+// never does. gin believes the
 // header from any peer by default, so a client could pick a new address
 // for every request: every per-address rate limit (setup form, links,
 // sign-in) was void, and the audit trail recorded the address the client
@@ -26,10 +27,12 @@ func TestForwardedForNeedsTrustedProxy(t *testing.T) {
 	tests := []struct {
 		name    string
 		proxies string
+		header  string
 		want    string
 	}{
-		{name: "no trusted proxy", proxies: "", want: "127.0.0.1"},
-		{name: "loopback is the proxy", proxies: "10.0.0.0/8, 127.0.0.1", want: "203.0.113.9"},
+		{name: "no trusted proxy", proxies: "", header: "X-Forwarded-For", want: "127.0.0.1"},
+		{name: "loopback is the proxy", proxies: "10.0.0.0/8, 127.0.0.1", header: "X-Forwarded-For", want: "203.0.113.9"},
+		{name: "X-Real-IP from the proxy", proxies: "127.0.0.1", header: "X-Real-IP", want: "127.0.0.1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -38,7 +41,7 @@ func TestForwardedForNeedsTrustedProxy(t *testing.T) {
 			form := url.Values{"email": {"nobody@example.com"}, "password": {"wrong password"}}
 			req, _ := http.NewRequest(http.MethodPost, base+"/staff/signin", strings.NewReader(form.Encode()))
 			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-			req.Header.Set("X-Forwarded-For", "203.0.113.9")
+			req.Header.Set(tt.header, "203.0.113.9")
 			res, err := http.DefaultClient.Do(req)
 			if err != nil {
 				t.Fatal(err)

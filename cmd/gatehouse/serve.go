@@ -174,6 +174,9 @@ func (a *app) routes(portalSrv *portal.Server) http.Handler {
 	// gin trusts X-Forwarded-For from every peer by default.
 	// loadConfig checked the list; should gin still reject it, no proxy
 	// is trusted.
+	// gin also reads X-Real-IP by default. The load balancers documented
+	// in docs/deployment.md set X-Forwarded-For, so only that one counts.
+	r.RemoteIPHeaders = []string{"X-Forwarded-For"}
 	if err := r.SetTrustedProxies(a.cfg.TrustedProxies); err != nil {
 		a.log.Error("set_trusted_proxies_failed", "error", err)
 		r.SetTrustedProxies(nil)
