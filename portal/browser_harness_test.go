@@ -53,6 +53,8 @@ func NewBrowser(t *testing.T, prefix string) *Browser {
 	path := findChromium(t)
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
 		chromedp.ExecPath(path),
+		// Headless also passes --hide-scrollbars, so pages lay out and
+		// screenshots show the full width of each viewport.
 		chromedp.Headless,
 		chromedp.NoSandbox,
 		chromedp.DisableGPU,
