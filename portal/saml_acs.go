@@ -274,7 +274,13 @@ func (s *Server) rejectSAML(c *gin.Context, slug string, scan responseScan, f *s
 	case codeReplay, codeInResponseTo, codeExpired:
 		message = "This sign-in has expired or was already used. Start again to sign in."
 	case codeUnsolicited:
-		message = "Sign-in from your company's app dashboard is not enabled. Start again from here to sign in."
+		// The user clicked the app's tile in the IdP's dashboard. Rather
+		// than accept an assertion that gatehouse did not ask for, start
+		// a sign-in of its own: the IdP, where the user is signed in
+		// already, responds to it at once. Browsers follow the Refresh header
+		// as they do a meta refresh.
+		message = "Sign-in from your company's app dashboard starts here. Taking you to your company's sign-in service…"
+		c.Header("Refresh", "1; url=/sso/"+slug)
 	case codeSessionEnded:
 		message = "Your company's sign-in service reports that your session has already ended, so you are not signed in. " +
 			"Start again to sign in. If this keeps happening, ask your IT team to check the session lifetime and clock of the sign-in service."

@@ -177,10 +177,23 @@ func TestIdPInitiatedSignIn(t *testing.T) {
 			}
 			status, _ := env.me(b)
 			if signedIn := status == http.StatusOK; signedIn != tc.allowed {
-				t.Errorf("signed in = %v, want %v", signedIn, tc.allowed)
+				t.Errorf("signed in by the unsolicited response = %v, want %v", signedIn, tc.allowed)
 			}
 			if !tc.allowed && !strings.Contains(acs.Body, codeUnsolicited) {
 				t.Errorf("refusal page does not name code %s", codeUnsolicited)
+			}
+			// The refusal starts a sign-in that gatehouse requests, and the
+			// IdP responds to it for the user signed in there.
+			if !tc.allowed {
+				if refresh := acs.Header.Get("Refresh"); refresh != "1; url=/sso/acme" {
+					t.Fatalf("refusal Refresh header = %q, want a restart at /sso/acme", refresh)
+				}
+				if restarted := env.signInSPInitiated(b, "acme"); restarted.Status != http.StatusSeeOther {
+					t.Fatalf("restarted sign-in: ACS = %d, want 303; logs:\n%s", restarted.Status, env.logs)
+				}
+				if status, _ := env.me(b); status != http.StatusOK {
+					t.Errorf("/me after the restarted sign-in = %d, want 200", status)
+				}
 			}
 		})
 	}
