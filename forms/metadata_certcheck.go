@@ -16,6 +16,21 @@ var weakSignatureAlgorithms = map[string]bool{
 	x509.MD2WithRSA.String():    true,
 }
 
+// sendMetadataAgain ends a message that needs new metadata from the contact.
+// It names every way the setup form takes metadata, because the contact may
+// have pasted the XML or given a URL instead of uploading a file.
+const sendMetadataAgain = "Send us your IdP's current metadata again, as an uploaded file, as pasted XML or by its URL."
+
+// sendCertificateAgain returns the step that replaces a certificate on
+// field. A certificate entered by hand is pasted again, and one from
+// metadata arrives with new metadata.
+func sendCertificateAgain(field string) string {
+	if field == fieldCertificate {
+		return "Copy the current signing certificate from your IdP and paste it again."
+	}
+	return sendMetadataAgain
+}
+
 // checkCertificates reports validity and strength problems of the signing
 // certificates. An expired or not yet valid certificate is an error only when
 // no certificate is valid at now. Beside a valid one, it is a rollover
@@ -61,9 +76,9 @@ func checkValidity(c Certificate, label string, now time.Time, anyValid bool, fi
 			"but another signing certificate is still valid. Remove the expired one from your IdP when convenient.",
 			label, formatDate(c.NotAfter))
 	case now.After(c.NotAfter):
-		problems.errorf(field, "The signing certificate %s expired on %s. Download fresh metadata from your IdP "+
-			"and upload it again; if your IdP still uses this certificate, create a new one there first.",
-			label, formatDate(c.NotAfter))
+		problems.errorf(field, "The signing certificate %s expired on %s. If your IdP still signs with it, "+
+			"create a new signing certificate there first. %s",
+			label, formatDate(c.NotAfter), sendCertificateAgain(field))
 	case now.Before(c.NotBefore) && anyValid:
 		problems.warnf(field, "The signing certificate %s is not valid until %s. Gatehouse will accept signatures "+
 			"made with it from then on.", label, formatDate(c.NotBefore))

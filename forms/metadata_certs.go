@@ -73,12 +73,12 @@ func collectSigningCerts(role idpRoleXML, now time.Time, problems *problemList) 
 func reportNoSigningCert(encryptionOnly bool, problems *problemList) {
 	if encryptionOnly {
 		problems.errorf(fieldMetadata, "The metadata has only an encryption certificate (use=\"encryption\"), "+
-			"which cannot verify your IdP's signatures. Download the complete metadata, including the signing "+
-			"certificate, from your IdP and upload it again.")
+			"which cannot verify your IdP's signatures. Make sure your IdP publishes its signing certificate. "+
+			sendMetadataAgain)
 		return
 	}
 	problems.errorf(fieldMetadata, "The metadata has no signing certificate, so gatehouse cannot verify that "+
-		"sign-ins come from your IdP. Download the complete metadata from your IdP and upload it again.")
+		"sign-ins come from your IdP. Copy or download the complete metadata, not a part of it. "+sendMetadataAgain)
 }
 
 // parseCertificateEntries decodes base64 certificate texts, reporting each
@@ -109,7 +109,7 @@ func entryName(i, n int) string {
 
 // decodeCertificateText decodes the base64 text of an X509Certificate.
 func decodeCertificateText(text, name, field string, problems *problemList) ([]byte, bool) {
-	const fix = "Download fresh metadata from your IdP and upload it again."
+	fix := sendCertificateAgain(field)
 
 	if strings.TrimSpace(text) == "" {
 		problems.errorf(field, "%s is empty. %s", name, fix)
@@ -139,8 +139,8 @@ func decodeCertificateText(text, name, field string, problems *problemList) ([]b
 func parseCertificateDER(der []byte, name, field string, problems *problemList) (Certificate, bool) {
 	c, err := x509.ParseCertificate(der)
 	if err != nil {
-		problems.errorf(field, "%s is not a valid X.509 certificate (%s). "+
-			"Download fresh metadata from your IdP and upload it again.", name, strings.TrimPrefix(err.Error(), "x509: "))
+		problems.errorf(field, "%s is not a valid X.509 certificate (%s). %s",
+			name, strings.TrimPrefix(err.Error(), "x509: "), sendCertificateAgain(field))
 		return Certificate{}, false
 	}
 	return describeCertificate(c), true

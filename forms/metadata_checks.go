@@ -143,8 +143,8 @@ func checkValidUntil(values []string, now time.Time, problems *problemList) *tim
 
 	switch {
 	case now.After(*earliest):
-		problems.errorf(fieldMetadata, "The metadata expired on %s (its validUntil date), so it must not be used any more. "+
-			"Download fresh metadata from your IdP and upload it again.", formatDate(*earliest))
+		problems.errorf(fieldMetadata, "The metadata expired on %s (its validUntil date), so it must not be used any more. %s",
+			formatDate(*earliest), sendMetadataAgain)
 	case earliest.Sub(now) < expiryWarningWindow:
 		problems.warnf(fieldMetadata, "The metadata is valid only until %s (its validUntil date). "+
 			"Send us fresh metadata from your IdP before then.", formatDate(*earliest))
@@ -199,7 +199,7 @@ func collectSSOEndpoints(role idpRoleXML, problems *problemList) []Endpoint {
 			"then download the metadata again.", strings.Join(others, " and "))
 	default:
 		problems.errorf(fieldMetadata, "The metadata has no SingleSignOnService, so gatehouse does not know where "+
-			"to send users to sign in. Download the complete metadata from your IdP and upload it again.")
+			"to send users to sign in. Copy or download the complete metadata, not a part of it. "+sendMetadataAgain)
 	}
 	return endpoints
 }

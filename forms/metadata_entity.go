@@ -96,7 +96,7 @@ func decodeEntities(doc metadataDocument, root rootElement, problems *problemLis
 	if err != nil {
 		line, _ := dec.InputPos()
 		problems.errorf(fieldMetadata, "The metadata could not be read near line %d: %s. "+
-			"Download the metadata from your IdP again and upload the file without editing it.",
+			"Send us your IdP's metadata again without editing it, as an uploaded file, as pasted XML or by its URL.",
 			line, strings.TrimPrefix(err.Error(), "xml: "))
 		return nil, false
 	}

@@ -125,8 +125,10 @@ func TestValidateManual(t *testing.T) {
 			ssoURL:      ssoURL,
 			certificate: certPEM(makeCert(t, certSpec{cn: "old.example.com", notBefore: testNow.AddDate(-3, 0, 0), notAfter: testNow.AddDate(0, 0, -1)})),
 			want: want{
-				summary:  reportSummary{HasErrors: true, HasMetadata: true, EntityID: sampleEntityID, SigningCerts: 1, SSOBindings: []string{"HTTP-Redirect"}},
-				problems: map[string][]wantProblem{fieldCertificate: {errorWith("CN=old.example.com expired on 2026-12-03")}},
+				summary: reportSummary{HasErrors: true, HasMetadata: true, EntityID: sampleEntityID, SigningCerts: 1, SSOBindings: []string{"HTTP-Redirect"}},
+				problems: map[string][]wantProblem{fieldCertificate: {errorWith("CN=old.example.com expired on 2026-12-03. " +
+					"If your IdP still signs with it, create a new signing certificate there first. " +
+					"Copy the current signing certificate from your IdP and paste it again.")}},
 			},
 		},
 		{

@@ -202,12 +202,13 @@ func declaresPrefixFor(t xml.StartElement, ns string) string {
 // describeDecodeError turns an error of the XML tokenizer into a message for
 // the IT contact.
 func describeDecodeError(err error) string {
-	const fix = "Download the metadata from your IdP again and upload the file without editing it."
+	const fix = "Send us your IdP's metadata again without editing it, as an uploaded file, as pasted XML or by its URL."
 
 	var charset *charsetError
 	if errors.As(err, &charset) {
 		return fmt.Sprintf("The metadata declares the character encoding %q, which gatehouse cannot read. "+
-			"Save the file as UTF-8 (and change encoding=%q to encoding=\"UTF-8\"), then upload it again.",
+			"Change encoding=%q to encoding=\"UTF-8\" in its first line, then paste the XML again, "+
+			"or save the file as UTF-8 and upload it again.",
 			charset.label, charset.label)
 	}
 
@@ -217,7 +218,8 @@ func describeDecodeError(err error) string {
 	}
 	if syntax.Msg == "unexpected EOF" {
 		return fmt.Sprintf("The metadata ends on line %d before all its elements are closed, so it is incomplete. "+
-			"It may have been cut off while copying: download the whole file from your IdP and upload it again.", syntax.Line)
+			"It may have been cut off while copying. Paste the whole XML again, or upload the file that your IdP "+
+			"offers for download.", syntax.Line)
 	}
 	return fmt.Sprintf("The metadata is not well-formed XML: line %d: %s. %s", syntax.Line, syntax.Msg, fix)
 }

@@ -268,7 +268,9 @@ func TestValidateMetadataRules(t *testing.T) {
 			})))),
 			want: reportSummary{HasErrors: true, HasMetadata: true, EntityID: sampleEntityID, SigningCerts: 1, SSOBindings: []string{"HTTP-Redirect"}},
 			problems: []wantProblem{
-				errorWith("The signing certificate CN=old.example.com expired on 2021-01-03. Download fresh metadata from your IdP and upload it again"),
+				errorWith("The signing certificate CN=old.example.com expired on 2021-01-03. If your IdP still signs with it, " +
+					"create a new signing certificate there first. Send us your IdP's current metadata again, " +
+					"as an uploaded file, as pasted XML or by its URL."),
 			},
 		},
 		{
