@@ -21,6 +21,7 @@ func (h *staffHandlers) registerTenants(g *gin.RouterGroup) {
 	g.GET("/tenants/:slug/audit.csv", h.s.handle(h.tenantAuditCSV))
 	g.POST("/tenants/:slug/settings", h.s.handle(h.tenantSettings))
 	g.POST("/tenants/:slug/contact", h.s.handle(h.tenantContact))
+	g.POST("/tenants/:slug/saml", h.s.requireAdmin, h.s.handle(h.replaceSAML))
 	g.POST("/tenants/:slug/drop-locations", h.s.handle(h.addDropLocation))
 	g.POST("/tenants/:slug/drop-locations/:id/remove", h.s.handle(h.removeDropLocation))
 	g.POST("/tenants/:slug/tokens/issue", h.s.handle(h.issueToken))
@@ -50,7 +51,16 @@ type tenantView struct {
 	Grace         string // the rotation grace period, as people read it
 	Now           time.Time
 	Notice        string
-	SCIMLog       []tenants.SCIMRequest
+	// NoticeClass styles Notice: "ok" for a done action, "warn" for one
+	// that could not be done.
+	NoticeClass string
+	// SAMLForm is the form that replaces the SAML connection from new
+	// metadata, set only for admins.
+	SAMLForm *samlForm
+	// CanResend is set when a delivery is still waiting to be revealed, so
+	// re-sending its link can work.
+	CanResend bool
+	SCIMLog   []tenants.SCIMRequest
 	// SCIMLogNext is the link to the next older page of the SCIM log.
 	SCIMLogNext string
 }
@@ -90,12 +100,21 @@ func (h *staffHandlers) tenant(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	view.Notice = tenantNotice(c.Query("done"))
+	view.Notice, view.NoticeClass = tenantNotice(c.Query("done"))
+	if staff := currentStaff(c); staff != nil && staff.IsAdmin() {
+		view.SAMLForm = &samlForm{Tenant: t, KeepCurrent: true}
+	}
 	return h.s.render(c, http.StatusOK, "staff_tenant.html", t.Name, view)
 }
 
-func tenantNotice(done string) string {
-	return map[string]string{
+// tenantNotice returns the message and style of the notice that the done
+// query parameter names, after an action redirected back to the page.
+func tenantNotice(done string) (string, string) {
+	if done == "nothing_to_resend" {
+		return "There is no link to re-send: the contact already revealed the token, or its link expired or was " +
+			"replaced. Rotate the token to email the contact a new one.", "warn"
+	}
+	text := map[string]string{
 		"settings":         "Settings saved.",
 		"contact":          "Contact saved.",
 		"location_added":   "Drop location added.",
@@ -104,7 +123,9 @@ func tenantNotice(done string) string {
 		"resent":           "A new reveal link was emailed to the contact. The earlier link no longer works.",
 		"rotated":          "The token was rotated. The new one was emailed to the contact; the old ones work until their grace period ends.",
 		"revoked":          "The token was revoked. It no longer authenticates.",
+		"saml":             "The SAML connection was replaced. The next sign-in is checked against the new certificates.",
 	}[done]
+	return text, "ok"
 }
 
 func (h *staffHandlers) tenantView(c *gin.Context, t tenants.Tenant) (tenantView, error) {
@@ -164,6 +185,11 @@ func (h *staffHandlers) tokenViews(c *gin.Context, view *tenantView) error {
 		view.Tokens = append(view.Tokens, tokenView{TokenRecord: rec, Status: rec.Status(view.Now)})
 	}
 	view.Deliveries, err = h.s.tenants.Deliveries(c.Request.Context(), view.Tenant.ID, 10)
+	for _, d := range view.Deliveries {
+		if d.RevealedAt == nil && d.VoidedAt == nil && view.Now.Before(d.ExpiresAt) {
+			view.CanResend = true
+		}
+	}
 	return err
 }
 
@@ -294,11 +320,18 @@ func (h *staffHandlers) issueToken(c *gin.Context) error {
 	})
 }
 
+// resendToken emails a new link to the waiting delivery. When there is
+// none, because the token was revealed or its link expired, it returns to
+// the tenant page with a notice that says so.
 func (h *staffHandlers) resendToken(c *gin.Context) error {
-	return h.tokenAction(c, "resent", func(t tenants.Tenant) error {
+	err := h.tokenAction(c, "resent", func(t tenants.Tenant) error {
 		_, err := h.flow.ResendToken(c.Request.Context(), actorOf(c), t.ID)
 		return err
 	})
+	if errors.Is(err, tenants.ErrNothingToResend) {
+		return redirect(c, "/staff/tenants/"+c.Param("slug")+"?done=nothing_to_resend#tokens")
+	}
+	return err
 }
 
 func (h *staffHandlers) rotateToken(c *gin.Context) error {

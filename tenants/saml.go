@@ -98,3 +98,28 @@ func (s *Store) SAMLConnection(ctx context.Context, tenantID string) (SAMLConnec
 	c.Certificates = ders
 	return c, nil
 }
+
+// ReplaceSAMLConnection replaces the tenant's SAML connection and
+// certificates as SetSAMLConnection does, but only while the connection is
+// the one the caller reviewed: seen is its UpdatedAt, or the zero time when
+// the tenant had none. Any other state is database.ErrConflict. The tenant
+// row is locked first, so two replacements of one tenant run one after the
+// other. Run it in a transaction (WithTx).
+func (s *Store) ReplaceSAMLConnection(ctx context.Context, c SAMLConnection, seen time.Time) error {
+	var locked string
+	err := sqlx.GetContext(ctx, s.db, &locked, `SELECT id FROM tenants WHERE id = $1 FOR UPDATE`, c.TenantID)
+	if err != nil {
+		return fmt.Errorf("lock tenant: %w", database.Translate(err))
+	}
+
+	var current time.Time
+	err = sqlx.GetContext(ctx, s.db, &current, `SELECT updated_at FROM saml_connections WHERE tenant_id = $1`, c.TenantID)
+	switch err = database.Translate(err); {
+	case database.IsNotFound(err) && seen.IsZero():
+	case err != nil && !database.IsNotFound(err):
+		return fmt.Errorf("get SAML connection version: %w", err)
+	case err != nil || !current.Equal(seen):
+		return fmt.Errorf("replace SAML connection: changed since %s: %w", seen.Format(time.RFC3339Nano), database.ErrConflict)
+	}
+	return s.SetSAMLConnection(ctx, c)
+}
