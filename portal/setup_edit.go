@@ -51,7 +51,7 @@ func (h *setupHandlers) editForm(c *gin.Context, r forms.Request, path string) (
 // review. The contact's email address stays as confirmed.
 func (h *setupHandlers) resubmit(c *gin.Context) error {
 	now := h.s.now()
-	if ok, wait := h.limits.submitByIP.allow(c.ClientIP(), now); !ok {
+	if ok, wait := h.limits.submitByIP.allow(clientKey(c), now); !ok {
 		return tooManyRequests(c, wait)
 	}
 	r, secret, err := h.statusRequest(c)

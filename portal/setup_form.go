@@ -134,7 +134,7 @@ func (h *setupHandlers) preview(c *gin.Context, form setupForm, exceptRequestID 
 // again as typed, and nothing is stored.
 func (h *setupHandlers) submit(c *gin.Context) error {
 	now := h.s.now()
-	if ok, wait := h.limits.submitByIP.allow(c.ClientIP(), now); !ok {
+	if ok, wait := h.limits.submitByIP.allow(clientKey(c), now); !ok {
 		return tooManyRequests(c, wait)
 	}
 	form := h.newForm("/setup")

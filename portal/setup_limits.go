@@ -14,8 +14,9 @@ import (
 )
 
 // maxLimiterKeys bounds the memory one keyedLimiter uses. Past it, keys
-// whose bucket has refilled are dropped; a flood of distinct keys beyond
-// that starts every key afresh.
+// whose bucket has refilled are dropped. When none has, new keys share one
+// overflow bucket until some do, so a flood of distinct keys cannot reset
+// the buckets of the keys already counted.
 const maxLimiterKeys = 10000
 
 // keyedLimiter keeps one token bucket per key (a client address or an
@@ -30,10 +31,18 @@ type keyedLimiter struct {
 	every   time.Duration // one more attempt per every
 	burst   int
 	buckets map[string]*rate.Limiter
+	// overflow is the bucket of new keys while buckets is full.
+	overflow *rate.Limiter
+	// swept is when makeRoom last looked for refilled buckets, so that a
+	// flood of new keys costs one sweep a second, not one a request.
+	swept time.Time
 }
 
 func newKeyedLimiter(every time.Duration, burst int) *keyedLimiter {
-	return &keyedLimiter{every: every, burst: burst, buckets: make(map[string]*rate.Limiter)}
+	return &keyedLimiter{
+		every: every, burst: burst, buckets: make(map[string]*rate.Limiter),
+		overflow: rate.NewLimiter(rate.Every(every), burst),
+	}
 }
 
 // allow takes one attempt from key's bucket at now. When the bucket is
@@ -43,10 +52,13 @@ func (l *keyedLimiter) allow(key string, now time.Time) (bool, time.Duration) {
 	defer l.mu.Unlock()
 
 	bucket, ok := l.buckets[key]
-	if !ok {
-		l.makeRoom(now)
+	switch {
+	case ok:
+	case l.makeRoom(now):
 		bucket = rate.NewLimiter(rate.Every(l.every), l.burst)
 		l.buckets[key] = bucket
+	default:
+		bucket = l.overflow
 	}
 	reservation := bucket.ReserveN(now, 1)
 	if delay := reservation.DelayFrom(now); delay > 0 {
@@ -56,18 +68,22 @@ func (l *keyedLimiter) allow(key string, now time.Time) (bool, time.Duration) {
 	return true, 0
 }
 
-func (l *keyedLimiter) makeRoom(now time.Time) {
+// makeRoom reports whether a new key can have a bucket of its own, after
+// dropping the buckets that have refilled when the map is full.
+func (l *keyedLimiter) makeRoom(now time.Time) bool {
 	if len(l.buckets) < maxLimiterKeys {
-		return
+		return true
 	}
+	if now.Sub(l.swept) < time.Second {
+		return false
+	}
+	l.swept = now
 	for key, bucket := range l.buckets {
 		if bucket.TokensAt(now) >= float64(l.burst) {
 			delete(l.buckets, key)
 		}
 	}
-	if len(l.buckets) >= maxLimiterKeys {
-		clear(l.buckets)
-	}
+	return len(l.buckets) < maxLimiterKeys
 }
 
 // setupLimits are the setup portal's rate limits, per client address and
@@ -168,9 +184,6 @@ func formatWait(d time.Duration) string {
 // address, or the /64 network of its IPv6 address, because one IPv6 host
 // commonly holds a whole /64 and would otherwise get a fresh bucket from
 // each of its addresses.
-//
-// NOTE: the setup form's limits (setupLimits) still key on the whole
-// address, so an IPv6 client gets their allowance once per address.
 func clientKey(c *gin.Context) string {
 	ip, err := netip.ParseAddr(c.ClientIP())
 	if err != nil {

@@ -21,7 +21,7 @@ type verifyView struct {
 // requests.
 func (h *setupHandlers) showVerify(c *gin.Context) error {
 	now := h.s.now()
-	if ok, wait := h.limits.verifyByIP.allow(c.ClientIP(), now); !ok {
+	if ok, wait := h.limits.verifyByIP.allow(clientKey(c), now); !ok {
 		return tooManyRequests(c, wait)
 	}
 	secret, ok := linkSecret(c)
@@ -42,7 +42,7 @@ func (h *setupHandlers) showVerify(c *gin.Context) error {
 // status link, and its GET page shows that it is confirmed.
 func (h *setupHandlers) verify(c *gin.Context) error {
 	now := h.s.now()
-	if ok, wait := h.limits.verifyByIP.allow(c.ClientIP(), now); !ok {
+	if ok, wait := h.limits.verifyByIP.allow(clientKey(c), now); !ok {
 		return tooManyRequests(c, wait)
 	}
 	secret, ok := linkSecret(c)
@@ -90,7 +90,7 @@ func (h *setupHandlers) showResend(c *gin.Context) error {
 // same whether or not the address has requests.
 func (h *setupHandlers) resend(c *gin.Context) error {
 	now := h.s.now()
-	if ok, wait := h.limits.resendByIP.allow(c.ClientIP(), now); !ok {
+	if ok, wait := h.limits.resendByIP.allow(clientKey(c), now); !ok {
 		return tooManyRequests(c, wait)
 	}
 	if err := parseSmallForm(c); err != nil {
