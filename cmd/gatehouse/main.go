@@ -31,6 +31,7 @@ func commandList() []command {
 		{"migrate", "apply pending database migrations and exit", runMigrate},
 		{"staff add", "create a staff account and print a one-time set-password link", runStaffAdd},
 		{"tenant create", "create an active tenant directly", runTenantCreate},
+		{"tenant saml", "replace a tenant's SAML connection from new IdP metadata (audited)", runTenantSAML},
 		{"token issue", "issue a SCIM token for a tenant and print it once", runTokenIssue},
 		{"metadata check", "validate IdP metadata files as the setup form would", runMetadataCheckCommand},
 		{"keys generate", "print a new random master key (base64 of 32 bytes)", runKeysGenerate},

@@ -101,3 +101,115 @@ func connectionFromFile(path string, stdout io.Writer) (*tenants.SAMLConnection,
 	}
 	return conn, nil
 }
+
+func runTenantSAML(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := newFlags("tenant saml", "--slug S --metadata FILE [flags]", stdout)
+	slug := fs.String("slug", "", "`slug` of the tenant whose SAML connection to replace (required)")
+	metadataFile := fs.String("metadata", "", "new IdP metadata XML `file` (required)")
+	entityID := fs.String("entity-id", "", "IdP `entity ID` to use when the file describes several IdPs")
+	keep := fs.Bool("keep-current", false, "keep trusting the current signing certificates that the file does not list, until they expire")
+	dryRun := fs.Bool("dry-run", false, "print the changes without saving them")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *slug == "" || *metadataFile == "" {
+		return usageError("--slug and --metadata are required")
+	}
+
+	next, err := replacementFromFile(*metadataFile, *entityID, stdout)
+	if err != nil {
+		return err
+	}
+	_, db, err := setUp(ctx, needDatabase)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+
+	err = database.WithTx(ctx, db, func(tx *sqlx.Tx) error {
+		return replaceSAML(ctx, tx, *slug, next, *keep, *dryRun, stdout)
+	})
+	if err != nil || *dryRun {
+		return err
+	}
+	fmt.Fprintf(stdout, "The SAML connection of tenant %s was replaced; the next sign-in uses its certificates.\n", *slug)
+	return nil
+}
+
+// replacementFromFile validates a metadata file with the setup form's
+// checks, prints its warnings and returns the connection it describes. A
+// file with errors is rejected after every error is printed.
+func replacementFromFile(path, entityID string, stdout io.Writer) (tenants.SAMLConnection, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return tenants.SAMLConnection{}, fmt.Errorf("read metadata: %w", err)
+	}
+	in := forms.SubmissionInput{MetadataSource: forms.SourcePaste, MetadataXML: string(raw), EntityChoice: entityID}
+	checked := forms.CheckSAMLReplacement(context.Background(), in, time.Now())
+	for _, p := range checked.Problems {
+		fmt.Fprintf(stdout, "%s: %s\n", p.Severity, p.Message)
+	}
+	if len(checked.Report.EntityChoices) > 0 {
+		fmt.Fprintf(stdout, "IdP entities in the file (choose one with --entity-id): %s\n", strings.Join(checked.Report.EntityChoices, ", "))
+	}
+	if checked.Connection == nil {
+		return tenants.SAMLConnection{}, fmt.Errorf("metadata %s was rejected with the errors printed above; nothing was changed", path)
+	}
+	return *checked.Connection, nil
+}
+
+// replaceSAML prints what replacing the tenant's connection with next
+// changes and, unless dryRun, saves it with an audit row by the operator.
+func replaceSAML(ctx context.Context, tx *sqlx.Tx, slug string, next tenants.SAMLConnection, keep, dryRun bool, stdout io.Writer) error {
+	store := tenants.NewStore(tx)
+	t, err := store.BySlug(ctx, slug)
+	if database.IsNotFound(err) {
+		return fmt.Errorf("no tenant has the slug %q; check it on the staff Tenants page", slug)
+	} else if err != nil {
+		return err
+	}
+
+	var current *tenants.SAMLConnection
+	var seen time.Time
+	conn, err := store.SAMLConnection(ctx, t.ID)
+	switch {
+	case err == nil:
+		current, seen = &conn, conn.UpdatedAt
+	case !database.IsNotFound(err):
+		return err
+	}
+	if keep && current != nil {
+		next = forms.KeepCurrentCertificates(next, current.Certificates, time.Now())
+	}
+	printSAMLDiff(stdout, forms.DiffSAMLConnections(current, next))
+	if dryRun {
+		fmt.Fprintln(stdout, "Dry run: nothing was saved.")
+		return nil
+	}
+	return forms.ReplaceSAMLConnection(ctx, tx, forms.Operator, t.ID, next, seen)
+}
+
+func printSAMLDiff(w io.Writer, d forms.SAMLDiff) {
+	for _, v := range []struct {
+		name   string
+		change forms.ValueChange
+	}{{"entity ID", d.EntityID}, {"SSO URL", d.SSOURL}, {"SSO binding", d.SSOBinding}} {
+		if v.change.Changed() {
+			fmt.Fprintf(w, "%s: %s -> %s\n", v.name, previousValue(v.change.Before), v.change.After)
+		} else {
+			fmt.Fprintf(w, "%s: %s (unchanged)\n", v.name, v.change.After)
+		}
+	}
+	for _, c := range d.Certificates {
+		fmt.Fprintf(w, "certificate %s: %s, expires %s, SHA-256 %s\n",
+			c.Change, c.Subject, c.NotAfter.UTC().Format("2006-01-02"), c.Fingerprint)
+	}
+}
+
+// previousValue is a setting's value before a replacement, as printed.
+func previousValue(s string) string {
+	if s == "" {
+		return "(none)"
+	}
+	return s
+}
