@@ -64,11 +64,44 @@ type timelineEntry struct {
 	Note  string
 }
 
-// doneMessages confirm the action a redirect came from (?done=...).
-var doneMessages = map[string]string{
-	"verified":    "Your email address is confirmed, and your request is with the implementations team. This is its status page: bookmark it, or come back through the status link in the email.",
-	"resubmitted": "Thank you. Your changes are with the implementations team.",
-	"withdrawn":   "Your request is withdrawn.",
+// doneMessage confirms the action that a redirect came from (?done=...).
+// From and To are the state change that the action made, and an empty From
+// matches any state.
+type doneMessage struct {
+	Text     string
+	From, To forms.State
+}
+
+// doneMessages are the confirmations by the value of the done parameter.
+var doneMessages = map[string]doneMessage{
+	"verified": {
+		Text: "Your email address is confirmed, and your request is with the implementations team. This is its status page: bookmark it, or come back through the status link in the email.",
+		From: forms.StateUnverified, To: forms.StateSubmitted,
+	},
+	"resubmitted": {
+		Text: "Thank you. Your changes are with the implementations team.",
+		From: forms.StateChangesRequested, To: forms.StateSubmitted,
+	},
+	"withdrawn": {Text: "Your request is withdrawn.", To: forms.StateWithdrawn},
+}
+
+// doneText returns the confirmation for the done parameter while the
+// request's latest event is still the change that the action made, and ""
+// after that. The parameter stays in a bookmarked address, so the
+// confirmation must disappear once staff move the request on.
+func doneText(done string, events []forms.Event) string {
+	m, ok := doneMessages[done]
+	if !ok || len(events) == 0 {
+		return ""
+	}
+	last := events[len(events)-1]
+	if last.ToState != m.To {
+		return ""
+	}
+	if m.From != "" && (last.FromState == nil || *last.FromState != m.From) {
+		return ""
+	}
+	return m.Text
 }
 
 func (h *setupHandlers) status(c *gin.Context) error {
@@ -88,7 +121,7 @@ func (h *setupHandlers) status(c *gin.Context) error {
 		Timeline:    timeline(events),
 		StaffNote:   latestStaffNote(events),
 		SP:          h.s.spValuesFor(r.TenantSlug),
-		Done:        doneMessages[c.Query("done")],
+		Done:        doneText(c.Query("done"), events),
 		CanWithdraw: forms.CanMove(r.State, forms.StateWithdrawn),
 		CanTest:     r.VerifiedAt != nil && r.State != forms.StateWithdrawn && r.State != forms.StateRejected,
 	}

@@ -1,0 +1,85 @@
+package portal_test
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/gatehouse-dev/gatehouse/forms"
+)
+
+const (
+	verifiedBanner    = "Your email address is confirmed, and your request is with the implementations team."
+	resubmittedBanner = "Your changes are with the implementations team."
+)
+
+// statusBody returns the status page at path, failing the test unless it
+// is a 200.
+func (e *setupEnv) statusBody(path string) string {
+	e.t.Helper()
+	rec := e.get(path)
+	if rec.Code != http.StatusOK {
+		e.t.Fatalf("GET %s: status %d", path, rec.Code)
+	}
+	return rec.Body.String()
+}
+
+// confirmed submits values, confirms the email address and returns the
+// address the confirmation redirects to, with ?done=verified.
+func (e *setupEnv) confirmed(values url.Values, ip string) string {
+	e.t.Helper()
+	verify, _ := e.submitValid(values, ip)
+	rec := e.postURLEncoded(verify, url.Values{}, ip)
+	location := rec.Header().Get("Location")
+	if rec.Code != http.StatusSeeOther || !strings.HasSuffix(location, "?done=verified") {
+		e.t.Fatalf("POST verify: status %d, Location %q, want 303 to ?done=verified", rec.Code, location)
+	}
+	return location
+}
+
+func TestStatusBannerOnlyWhileTrue(t *testing.T) {
+	t.Parallel()
+	env := newSetupEnv(t)
+	landing := env.confirmed(validForm(t), "192.0.2.80")
+
+	if body := env.statusBody(landing); !strings.Contains(body, verifiedBanner) {
+		t.Errorf("landing page right after confirming lacks %q", verifiedBanner)
+	}
+
+	r := env.staffMove(env.onlyRequest(), forms.StateInReview, "")
+	if body := env.statusBody(landing); strings.Contains(body, verifiedBanner) {
+		t.Errorf("bookmarked landing page in review still shows %q", verifiedBanner)
+	}
+	r = env.staffMove(r, forms.StateChangesRequested, "Add a phone number.")
+	body := env.statusBody(landing)
+	if strings.Contains(body, verifiedBanner) {
+		t.Errorf("bookmarked landing page after a change request still shows %q", verifiedBanner)
+	}
+	if !strings.Contains(body, "The implementations team asked for changes") {
+		t.Errorf("bookmarked landing page after a change request lacks the request for changes")
+	}
+
+	changed := validForm(t)
+	changed.Set("version", fmt.Sprint(r.Version))
+	sent := env.postMultipart(strings.TrimSuffix(landing, "?done=verified")+"/edit", changed, nil, "192.0.2.80")
+	resubmitted := sent.Header().Get("Location")
+	if sent.Code != http.StatusSeeOther || !strings.HasSuffix(resubmitted, "?done=resubmitted") {
+		t.Fatalf("POST edit: status %d, Location %q, want 303 to ?done=resubmitted", sent.Code, resubmitted)
+	}
+	if body := env.statusBody(resubmitted); !strings.Contains(body, resubmittedBanner) {
+		t.Errorf("page right after resubmitting lacks %q", resubmittedBanner)
+	}
+	if body := env.statusBody(landing); strings.Contains(body, verifiedBanner) {
+		t.Errorf("bookmarked landing page after resubmitting shows %q", verifiedBanner)
+	}
+
+	env.decide(env.staffMove(env.onlyRequest(), forms.StateInReview, ""), forms.StateApproved, "")
+	for _, path := range []string{landing, resubmitted} {
+		body := env.statusBody(path)
+		if strings.Contains(body, verifiedBanner) || strings.Contains(body, resubmittedBanner) {
+			t.Errorf("%s after approval still says the request is with the implementations team", path)
+		}
+	}
+}
