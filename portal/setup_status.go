@@ -125,6 +125,10 @@ func (h *setupHandlers) status(c *gin.Context) error {
 		CanWithdraw: forms.CanMove(r.State, forms.StateWithdrawn),
 		CanTest:     r.VerifiedAt != nil && r.State != forms.StateWithdrawn && r.State != forms.StateRejected,
 	}
+	if !r.SCIMRequested {
+		// setup-sp-values leaves out the SCIM row without a base URL.
+		v.SP.SCIMBaseURL = ""
+	}
 	v.Guides = idpGuides{SP: v.SP, Vendor: r.IdPVendor, SCIM: r.SCIMRequested}
 	if err := json.Unmarshal(r.MetadataReport, &v.Report); err == nil {
 		v.Warnings = v.Report.Problems

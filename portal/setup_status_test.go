@@ -83,3 +83,25 @@ func TestStatusBannerOnlyWhileTrue(t *testing.T) {
 		}
 	}
 }
+
+func TestStatusSCIMDetailsOnlyWhenRequested(t *testing.T) {
+	t.Parallel()
+	for _, scim := range []string{"yes", "no"} {
+		t.Run("scim "+scim, func(t *testing.T) {
+			t.Parallel()
+			env := newSetupEnv(t)
+			values := validForm(t)
+			values.Set("scim", scim)
+			if scim == "no" {
+				values.Del("autoprovision") // autoprovisioning needs SCIM
+			}
+			body := env.statusBody(env.confirmed(values, "192.0.2.81"))
+
+			for _, text := range []string{setupBaseURL + "/scim/v2", "SCIM base URL", "emailed link that shows it once"} {
+				if got, want := strings.Contains(body, text), scim == "yes"; got != want {
+					t.Errorf("status page shows %q: %t, want %t", text, got, want)
+				}
+			}
+		})
+	}
+}
