@@ -1,6 +1,7 @@
 package portal
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"strings"
@@ -29,6 +30,9 @@ type statusView struct {
 	// Tokens holds the SCIM token rotate and revoke forms, for an approved
 	// request whose tenant has SCIM on; nil otherwise.
 	Tokens *tokenActions
+	// TokenMail is the state of the tenant's newest SCIM token delivery,
+	// set only together with Tokens.
+	TokenMail tokenMail
 
 	CanWithdraw bool
 	CanTest     bool
@@ -136,6 +140,11 @@ func (h *setupHandlers) status(c *gin.Context) error {
 	if v.Tokens, err = h.s.tokenActions(ctx, r, secret); err != nil {
 		return err
 	}
+	if v.Tokens != nil {
+		if v.TokenMail, err = h.s.latestTokenMail(ctx, *r.TenantID); err != nil {
+			return err
+		}
+	}
 	if v.CanTest {
 		if v.Test, err = h.s.loadConnectionTest(ctx, r.ID); err != nil {
 			return err
@@ -236,4 +245,32 @@ func missingAttributes(t *connectionTest) []string {
 		}
 	}
 	return out
+}
+
+// tokenMail is the state of a tenant's newest SCIM token delivery, which
+// the approved status page describes.
+type tokenMail struct {
+	State string // "pending", "revealed", "lapsed" or "" for no delivery
+	// At is when a pending link expires, when the token was revealed, or
+	// when a lapsed link expired or was replaced.
+	At time.Time
+}
+
+// latestTokenMail returns the state of the tenant's newest token delivery
+// at the server's time.
+func (s *Server) latestTokenMail(ctx context.Context, tenantID string) (tokenMail, error) {
+	deliveries, err := s.tenants.Deliveries(ctx, tenantID, 1)
+	if err != nil || len(deliveries) == 0 {
+		return tokenMail{}, err
+	}
+	d := deliveries[0]
+	switch {
+	case d.RevealedAt != nil:
+		return tokenMail{State: "revealed", At: *d.RevealedAt}, nil
+	case d.VoidedAt != nil:
+		return tokenMail{State: "lapsed", At: *d.VoidedAt}, nil
+	case !s.now().Before(d.ExpiresAt):
+		return tokenMail{State: "lapsed", At: d.ExpiresAt}, nil
+	}
+	return tokenMail{State: "pending", At: d.ExpiresAt}, nil
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -103,5 +104,96 @@ func TestStatusSCIMDetailsOnlyWhenRequested(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+var revealLink = regexp.MustCompile(`https?://[^/\s]+(/token/[A-Za-z0-9_-]{43})`)
+
+// approveWithToken confirms a SCIM request, approves it and returns its
+// status page and the path of the token mail's reveal link.
+func (e *setupEnv) approveWithToken(ip string) (status, reveal string) {
+	e.t.Helper()
+	status = strings.TrimSuffix(e.confirmed(validForm(e.t), ip), "?done=verified")
+	e.decide(e.staffMove(e.onlyRequest(), forms.StateInReview, ""), forms.StateApproved, "")
+	for _, m := range e.mails() {
+		if match := revealLink.FindStringSubmatch(m.Text); match != nil {
+			reveal = match[1]
+		}
+	}
+	if reveal == "" {
+		e.t.Fatalf("approval mailed no token reveal link")
+	}
+	return status, reveal
+}
+
+func TestStatusApprovedTokenMail(t *testing.T) {
+	t.Parallel()
+	const (
+		pending  = "We emailed you a separate link that shows the SCIM token once."
+		revealed = "You revealed the SCIM token on"
+		lapsed   = "The link to your SCIM token stopped working on"
+	)
+	tests := []struct {
+		name   string
+		change func(t *testing.T, env *setupEnv, reveal string)
+		want   string
+	}{
+		{"link waiting", func(*testing.T, *setupEnv, string) {}, pending},
+		{"token revealed", func(t *testing.T, env *setupEnv, reveal string) {
+			if rec := env.postURLEncoded(reveal, url.Values{}, "192.0.2.82"); rec.Code != http.StatusOK {
+				t.Fatalf("POST reveal link: status %d", rec.Code)
+			}
+		}, revealed},
+		{"link expired", func(t *testing.T, env *setupEnv, _ string) {
+			if _, err := env.db.Exec(`UPDATE token_deliveries SET expires_at = $1`, setupClock.Add(-1)); err != nil {
+				t.Fatal(err)
+			}
+		}, lapsed},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			env := newSetupEnv(t)
+			status, reveal := env.approveWithToken("192.0.2.82")
+			tt.change(t, env, reveal)
+
+			body := env.statusBody(status)
+			for _, text := range []string{pending, revealed, lapsed} {
+				if got, want := strings.Contains(body, text), text == tt.want; got != want {
+					t.Errorf("status page shows %q: %t, want %t", text, got, want)
+				}
+			}
+		})
+	}
+}
+
+func TestStatusMarketplaceNoticeByState(t *testing.T) {
+	t.Parallel()
+	const (
+		beforeConfirm = "We will contact you to schedule it after you confirm your email address."
+		inReview      = "They contact you to schedule it, and approve the request only after the meeting."
+	)
+	env := newSetupEnv(t)
+	values := validForm(t)
+	values.Set("product", "marketplace")
+	verify, status := env.submitValid(values, "192.0.2.83")
+
+	body := env.statusBody(status)
+	if !strings.Contains(body, beforeConfirm) {
+		t.Errorf("unverified status page lacks %q", beforeConfirm)
+	}
+
+	env.postURLEncoded(verify, url.Values{}, "192.0.2.83")
+	body = env.statusBody(status)
+	if strings.Contains(body, beforeConfirm) {
+		t.Errorf("confirmed status page still shows %q", beforeConfirm)
+	}
+	if !strings.Contains(body, inReview) {
+		t.Errorf("confirmed status page lacks %q", inReview)
+	}
+
+	env.staffMove(env.staffMove(env.onlyRequest(), forms.StateInReview, ""), forms.StateRejected, "Not yet.")
+	if body := env.statusBody(status); strings.Contains(body, "Marketplace is in early access") {
+		t.Errorf("rejected status page still shows the Marketplace notice")
 	}
 }
