@@ -172,6 +172,7 @@ var auditTitles = map[string]string{
 	"tenant.create":               "Tenant created",
 	"tenant.update":               "Tenant updated",
 	"tenant.saml":                 "SAML connection set",
+	"tenant.saml_replace":         "SAML connection replaced from new metadata",
 	"tenant.settings":             "Tenant settings changed",
 	"tenant.contact":              "IT contact changed",
 	"tenant.drop_location_add":    "Drop location added",
