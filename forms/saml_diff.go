@@ -7,8 +7,8 @@ import (
 	"github.com/gatehouse-dev/gatehouse/tenants"
 )
 
-// SAMLDiff is what replacing a tenant's SAML connection changes, for staff
-// to review before they save and for the audit trail after.
+// SAMLDiff is the set of changes that replacing a tenant's SAML connection
+// makes, for staff to review before they save and for the audit trail after.
 type SAMLDiff struct {
 	// New is set when the tenant had no SAML connection before.
 	New          bool

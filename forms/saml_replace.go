@@ -67,15 +67,15 @@ func ConnectionFromMetadata(md *Metadata, raw string) tenants.SAMLConnection {
 // switched to its new certificate yet keeps signing users in. Expired and
 // unparsable current certificates are dropped.
 func KeepCurrentCertificates(next tenants.SAMLConnection, current [][]byte, now time.Time) tenants.SAMLConnection {
-	kept := append([][]byte(nil), next.Certificates...)
+	trusted := append([][]byte(nil), next.Certificates...)
 	for _, der := range current {
 		cert, err := x509.ParseCertificate(der)
-		if err != nil || now.After(cert.NotAfter) || containsDER(kept, der) {
+		if err != nil || now.After(cert.NotAfter) || containsDER(trusted, der) {
 			continue
 		}
-		kept = append(kept, der)
+		trusted = append(trusted, der)
 	}
-	next.Certificates = kept
+	next.Certificates = trusted
 	return next
 }
 
@@ -90,8 +90,8 @@ func containsDER(list [][]byte, der []byte) bool {
 
 // ReplaceSAMLConnection replaces the tenant's SAML connection with next in
 // tx and audits the change as tenant.saml_replace with the before and after
-// values. seen is the UpdatedAt of the connection the actor reviewed (zero
-// when there was none); a connection changed since is
+// values. seen is the UpdatedAt of the connection the actor reviewed, or
+// zero when there was none. A connection changed since is
 // database.ErrConflict.
 func ReplaceSAMLConnection(ctx context.Context, tx *sqlx.Tx, actor Actor, tenantID string, next tenants.SAMLConnection, seen time.Time) error {
 	store := tenants.NewStore(tx)

@@ -23,8 +23,8 @@ type samlForm struct {
 	// UploadKept is the name of the uploaded file whose XML was moved into
 	// the paste box, because a file input cannot be filled in again.
 	UploadKept string
-	// KeepCurrent keeps the current certificates that the new metadata
-	// does not list, while they are valid.
+	// KeepCurrent is set to keep trusting the current certificates that
+	// the new metadata does not list, while they are valid.
 	KeepCurrent bool
 	// Seen is the UpdatedAt of the connection the diff was computed
 	// against, or "" when the tenant has none.
@@ -51,7 +51,7 @@ func (f samlForm) Field(name string) fieldView {
 	return fieldView{Name: name, Errors: p.Errors(), Warnings: p.Warnings()}
 }
 
-// Source reports whether the metadata source is s; an untouched form
+// Source reports whether the metadata source is s. An untouched form
 // starts with the upload.
 func (f samlForm) Source(s string) bool {
 	if f.In.MetadataSource == "" {
@@ -63,13 +63,13 @@ func (f samlForm) Source(s string) bool {
 // MaxMetadata is the metadata size limit as people read it.
 func (samlForm) MaxMetadata() string { return setupForm{}.MaxMetadata() }
 
-// samlStepSave is the value of the step field that saves; any other value
-// validates and shows the diff.
+// samlStepSave is the value of the step field that saves. Any other value
+// validates the metadata and shows the diff.
 const samlStepSave = "save"
 
 // replaceSAML validates new metadata for the tenant in the URL. With
-// errors it shows the form again with each problem beside its field;
-// without, it shows what would change, and on the confirmation (step=save)
+// errors it shows the form again with each problem beside its field.
+// Without, it shows what would change, and on the confirmation (step=save)
 // it replaces the connection and its certificates in one transaction.
 func (h *staffHandlers) replaceSAML(c *gin.Context) error {
 	t, err := h.tenantBySlug(c)

@@ -137,8 +137,8 @@ func runTenantSAML(ctx context.Context, args []string, stdout io.Writer) error {
 }
 
 // replacementFromFile validates a metadata file with the setup form's
-// checks, prints its warnings and returns the connection it describes. A
-// file with errors is rejected after every error is printed.
+// checks, prints its errors and warnings and returns the connection it
+// describes. A file with errors is rejected.
 func replacementFromFile(path, entityID string, stdout io.Writer) (tenants.SAMLConnection, error) {
 	raw, err := os.ReadFile(path)
 	if err != nil {
