@@ -185,6 +185,7 @@ var auditTitles = map[string]string{
 	"token.revoke":                "SCIM token revoked",
 	"certificate.expiry_notice":   "Certificate expiry notice emailed",
 	"keys.rewrap":                 "Encryption keys re-wrapped",
+	"keys.reset_sp":               "SAML service provider key replaced",
 	"mail.retry":                  "Mail retried",
 	"staff.invite":                "Staff member invited",
 	"staff.role":                  "Staff role changed",
