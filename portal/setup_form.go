@@ -21,16 +21,11 @@ const maxSetupFormBytes = 2*forms.MaxMetadataBytes + 256<<10
 
 // setupForm is the data of setup_form.html and setup_edit.html.
 type setupForm struct {
-	Action   string // where the form posts
-	In       forms.SubmissionInput
-	Problems forms.Problems
+	Action string // where the form posts
+	metadataInput
 	// Notice is a message about the whole form, such as a rate limit.
-	Notice        string
-	EntityChoices []string
-	// UploadKept is set when the uploaded file's XML was moved into the
-	// paste box, because a file input cannot be filled in again.
-	UploadKept string
-	Vendors    []struct{ Key, Name string }
+	Notice  string
+	Vendors []struct{ Key, Name string }
 	// SP and Guides show what to enter in the IdP, for the slug so far.
 	SP     spValues
 	Guides idpGuides
@@ -67,15 +62,27 @@ func (v fieldView) DescribedBy() string {
 	return strings.Join(ids, " ")
 }
 
+// metadataInput is what a form that takes IdP metadata shows again after
+// a post: the setup form, and the staff form that replaces a tenant's SAML
+// connection.
+type metadataInput struct {
+	In            forms.SubmissionInput
+	Problems      forms.Problems
+	EntityChoices []string
+	// UploadKept is set when the uploaded file's XML was moved into the
+	// paste box, because a file input cannot be filled in again.
+	UploadKept string
+}
+
 // Field returns the messages of one field.
-func (f setupForm) Field(name string) fieldView {
+func (f metadataInput) Field(name string) fieldView {
 	p := f.Problems.Field(name)
 	return fieldView{Name: name, Errors: p.Errors(), Warnings: p.Warnings()}
 }
 
 // Source reports whether the metadata source is s; an untouched form
 // starts with the upload.
-func (f setupForm) Source(s string) bool {
+func (f metadataInput) Source(s string) bool {
 	if f.In.MetadataSource == "" {
 		return s == forms.SourceUpload
 	}
@@ -83,7 +90,9 @@ func (f setupForm) Source(s string) bool {
 }
 
 // MaxMetadata is the metadata size limit as people read it.
-func (setupForm) MaxMetadata() string { return fmt.Sprintf("%d MB", forms.MaxMetadataBytes>>20) }
+func (metadataInput) MaxMetadata() string {
+	return fmt.Sprintf("%d MB", forms.MaxMetadataBytes>>20)
+}
 
 func (h *setupHandlers) newForm(action string) setupForm {
 	return setupForm{Action: action, Vendors: forms.IdPVendors}

@@ -16,13 +16,8 @@ import (
 // samlForm is the data of the form that replaces a tenant's SAML connection
 // from new metadata, on the tenant page and on staff_tenant_saml.html.
 type samlForm struct {
-	Tenant        tenants.Tenant
-	In            forms.SubmissionInput
-	Problems      forms.Problems
-	EntityChoices []string
-	// UploadKept is the name of the uploaded file whose XML was moved into
-	// the paste box, because a file input cannot be filled in again.
-	UploadKept string
+	Tenant tenants.Tenant
+	metadataInput
 	// KeepCurrent is set to keep trusting the current certificates that
 	// the new metadata does not list, while they are valid.
 	KeepCurrent bool
@@ -45,24 +40,6 @@ type diffCertificate struct {
 	Class    string // "ok", "warn" (under 30 days) or "bad" (expired)
 }
 
-// Field returns the messages of one field.
-func (f samlForm) Field(name string) fieldView {
-	p := f.Problems.Field(name)
-	return fieldView{Name: name, Errors: p.Errors(), Warnings: p.Warnings()}
-}
-
-// Source reports whether the metadata source is s. An untouched form
-// starts with the upload.
-func (f samlForm) Source(s string) bool {
-	if f.In.MetadataSource == "" {
-		return s == forms.SourceUpload
-	}
-	return f.In.MetadataSource == s
-}
-
-// MaxMetadata is the metadata size limit as people read it.
-func (samlForm) MaxMetadata() string { return setupForm{}.MaxMetadata() }
-
 // samlStepSave is the value of the step field that saves. Any other value
 // validates the metadata and shows the diff.
 const samlStepSave = "save"
@@ -80,7 +57,7 @@ func (h *staffHandlers) replaceSAML(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	form := samlForm{Tenant: t, In: in, KeepCurrent: c.PostForm("keep_current") == "on"}
+	form := samlForm{Tenant: t, metadataInput: metadataInput{In: in}, KeepCurrent: c.PostForm("keep_current") == "on"}
 	current, err := h.currentSAML(c, t.ID)
 	if err != nil {
 		return err
