@@ -21,7 +21,7 @@ const maxSetupFormBytes = 2*forms.MaxMetadataBytes + 256<<10
 
 // setupForm is the data of setup_form.html and setup_edit.html.
 type setupForm struct {
-	Action string // where the form posts
+	Action string // the URL the form posts to
 	metadataInput
 	// Notice is a message about the whole form, such as a rate limit.
 	Notice  string
@@ -62,9 +62,9 @@ func (v fieldView) DescribedBy() string {
 	return strings.Join(ids, " ")
 }
 
-// metadataInput is what a form that takes IdP metadata shows again after
-// a post: the setup form, and the staff form that replaces a tenant's SAML
-// connection.
+// metadataInput is the IdP metadata part of a form, shown again after a
+// post: in the setup form, and in the staff form that replaces a tenant's
+// SAML connection.
 type metadataInput struct {
 	In            forms.SubmissionInput
 	Problems      forms.Problems
