@@ -211,9 +211,10 @@ func (f UserFields) attributes() string {
 }
 
 // CreateOrLinkUser creates a user from f, or links an existing user of the
-// tenant that SCIM does not manage yet: the one with the same userName,
-// or else the only one whose primary email is f.Email when no other user
-// holds f.UserName. Both compare ignoring the case of ASCII letters only.
+// tenant that SCIM does not manage yet: the one with the same userName.
+// Without one, it links the only such user whose primary email is f.Email,
+// unless another user holds f.UserName. Both matches ignore the case of
+// ASCII letters only.
 // Linking overwrites the user's attributes with f and marks them
 // SCIM-managed. created reports which of the two happened. A userName that
 // a SCIM-managed user holds is database.ErrConflict, also when two creates
