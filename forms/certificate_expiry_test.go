@@ -48,9 +48,8 @@ func TestCertificateExpiryNoticesOncePerThreshold(t *testing.T) {
 	store.SetContact(ctx, tenant.ID, tenants.Contact{Name: "Ida", Email: "ida@expiring.example"})
 	err = store.SetSAMLConnection(ctx, tenants.SAMLConnection{TenantID: tenant.ID, IdPEntityID: "https://idp.example", SSOURL: "https://idp.example/sso",
 		SSOBinding: "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect", Certificates: [][]byte{
-			certificateExpiringIn(t, 5*24*time.Hour),   // within 7 days
-			certificateExpiringIn(t, 200*24*time.Hour), // far off
-			certificateExpiringIn(t, -24*time.Hour),    // expired already
+			certificateExpiringIn(t, 5*24*time.Hour), // within 7 days
+			certificateExpiringIn(t, -24*time.Hour),  // expired already
 		}})
 	if err != nil {
 		t.Fatal(err)
@@ -94,5 +93,47 @@ func TestCertificateExpiryNoticesOncePerThreshold(t *testing.T) {
 	}
 	if n, err := job.RunOnce(ctx); err != nil || n != 0 {
 		t.Errorf("run again = %d, %v; want 0", n, err)
+	}
+}
+
+// TestCertificateExpirySkipsRolledOver checks that a certificate near its
+// expiry gets no notice while the tenant has a successor that stays valid
+// past the largest threshold, and that both get one when neither does.
+func TestCertificateExpirySkipsRolledOver(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name      string
+		validDays []int
+		want      int
+	}{
+		{"successor stored", []int{5, 200}, 0},
+		{"both expiring", []int{5, 20}, 2},
+		{"only the expiring one", []int{5}, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			db := pgtest.New(t)
+			ctx := t.Context()
+			store := tenants.NewStore(db)
+			tenant, err := store.Create(ctx, tenants.Tenant{Slug: "rollover-co", Name: "Rollover Co", Product: tenants.MealProgram})
+			if err != nil {
+				t.Fatal(err)
+			}
+			store.SetContact(ctx, tenant.ID, tenants.Contact{Name: "Ida", Email: "ida@rollover.example"})
+			var certs [][]byte
+			for _, days := range tt.validDays {
+				certs = append(certs, certificateExpiringIn(t, time.Duration(days)*24*time.Hour))
+			}
+			err = store.SetSAMLConnection(ctx, tenants.SAMLConnection{TenantID: tenant.ID, IdPEntityID: "https://idp.example",
+				SSOURL: "https://idp.example/sso", SSOBinding: "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect", Certificates: certs})
+			if err != nil {
+				t.Fatal(err)
+			}
+			job := &forms.CertificateExpiryJob{DB: db, Now: time.Now}
+			if n, err := job.RunOnce(ctx); err != nil || n != tt.want {
+				t.Errorf("RunOnce = %d, %v; want %d notices", n, err, tt.want)
+			}
+		})
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/asn1"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -65,7 +66,10 @@ type ExpiryNotice struct {
 // with FOR UPDATE SKIP LOCKED, so instances running at once claim
 // different certificates, and the recorded threshold means each notice is
 // claimed once. A certificate first seen inside several thresholds gets
-// only the smallest one's notice. Expired certificates get none.
+// only the smallest one's notice. Expired certificates get none. Neither
+// does a certificate whose tenant has another one that stays valid past
+// the largest threshold. That one is its successor, published by the IdP
+// for a rollover, so the contact has nothing to send.
 func (s *Store) ClaimExpiryNotices(ctx context.Context, now time.Time, limit int) ([]ExpiryNotice, error) {
 	var rows []struct {
 		IdPCertificate
@@ -78,11 +82,14 @@ func (s *Store) ClaimExpiryNotices(ctx context.Context, now time.Time, limit int
 			SELECT min(d) AS days FROM unnest($2::int[]) AS d
 			WHERE c.not_after <= $1::timestamptz + make_interval(days => d)) th
 		WHERE c.not_after > $1 AND th.days IS NOT NULL
+		  AND NOT EXISTS (SELECT 1 FROM idp_certificates successor
+		                  WHERE successor.tenant_id = c.tenant_id AND successor.id <> c.id
+		                    AND successor.not_after > $1::timestamptz + make_interval(days => $4))
 		  AND NOT EXISTS (SELECT 1 FROM certificate_expiry_notices n
 		                  WHERE n.tenant_id = c.tenant_id AND n.fingerprint = c.fingerprint AND n.threshold_days <= th.days)
 		ORDER BY c.not_after, c.id
 		LIMIT $3
-		FOR UPDATE OF c SKIP LOCKED`, now, intArray(ExpiryThresholds), limit)
+		FOR UPDATE OF c SKIP LOCKED`, now, intArray(ExpiryThresholds), limit, slices.Max(ExpiryThresholds))
 	if err != nil {
 		return nil, fmt.Errorf("find expiring certificates: %w", database.Translate(err))
 	}
