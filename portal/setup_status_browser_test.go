@@ -24,6 +24,13 @@ func TestStatusPagesInBrowser(t *testing.T) {
 	landing := b.confirmed(validForm(t), "192.0.2.90")
 	b.staffMove(b.onlyRequest(), forms.StateInReview, "")
 	b.checkStatusPage("bookmark-in-review", landing, "In review")
+	search, err := chromedp.Run(b.ctx, chromedp.Evaluate[string](`window.location.search`))
+	if err != nil {
+		t.Fatalf("browser: %v", err)
+	}
+	if strings.Contains(search, "done=") {
+		t.Errorf("address after the confirmation still has %q, want the done parameter dropped", search)
+	}
 
 	noSCIM := validForm(t)
 	noSCIM.Set("company_name", "Initech")

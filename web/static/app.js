@@ -20,6 +20,15 @@ document.addEventListener("DOMContentLoaded", () => {
     });
   }
 
+  // A confirmation parameter (?done=...) belongs to the redirect that
+  // shows it once. Drop it from the address, so that a bookmark or a
+  // reload of the page does not carry it.
+  const url = new URL(window.location.href);
+  if (url.searchParams.has("done")) {
+    url.searchParams.delete("done");
+    history.replaceState(history.state, "", url.pathname + url.search + url.hash);
+  }
+
   // Forms that submit themselves, such as the SAML HTTP-POST binding.
   for (const form of document.querySelectorAll("form[data-autosubmit]")) {
     form.submit();
