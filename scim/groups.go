@@ -30,21 +30,13 @@ func (s *Server) listGroups(w http.ResponseWriter, r *http.Request, c *call) err
 		return err
 	}
 
-	resp := listResponse{Schemas: []string{listSchema}, TotalResults: total, StartIndex: q.startIndex, Resources: []any{}}
-	for _, row := range rows {
+	return writeList(w, groupType, q, total, rows, func(row groupRow) (any, error) {
 		members, err := row.members()
 		if err != nil {
-			return err
+			return nil, err
 		}
-		projected, err := q.projection.apply(groupType, s.groupFromStore(row.Group, members))
-		if err != nil {
-			return err
-		}
-		resp.Resources = append(resp.Resources, projected)
-	}
-	resp.ItemsPerPage = len(resp.Resources)
-	writeJSON(w, http.StatusOK, resp)
-	return nil
+		return s.groupFromStore(row.Group, members), nil
+	})
 }
 
 func (s *Server) getGroup(w http.ResponseWriter, r *http.Request, c *call) error {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"sync"
 
 	"github.com/jmoiron/sqlx"
@@ -226,6 +227,26 @@ type listResponse struct {
 	StartIndex   int      `json:"startIndex"`
 	ItemsPerPage int      `json:"itemsPerPage"`
 	Resources    []any    `json:"Resources"`
+}
+
+// writeList writes a page of rows as a list response, each row turned
+// into its resource by resource and reduced to the requested attributes.
+func writeList[R any](w http.ResponseWriter, rt *resourceType, q listQuery, total int, rows []R, resource func(R) (any, error)) error {
+	resp := listResponse{Schemas: []string{listSchema}, TotalResults: total, StartIndex: q.startIndex, Resources: []any{}}
+	for _, row := range rows {
+		v, err := resource(row)
+		if err != nil {
+			return err
+		}
+		projected, err := q.projection.apply(rt, v)
+		if err != nil {
+			return err
+		}
+		resp.Resources = append(resp.Resources, projected)
+	}
+	resp.ItemsPerPage = len(resp.Resources)
+	writeJSON(w, http.StatusOK, resp)
+	return nil
 }
 
 // maxPreparedStatements bounds the server's prepared statements; filters

@@ -43,21 +43,9 @@ func (s *Server) listUsers(w http.ResponseWriter, r *http.Request, c *call) erro
 		return err
 	}
 
-	resp := listResponse{Schemas: []string{listSchema}, TotalResults: total, StartIndex: q.startIndex, Resources: []any{}}
-	for _, row := range rows {
-		u, err := s.userFromStore(row.User, row.Groups)
-		if err != nil {
-			return err
-		}
-		projected, err := q.projection.apply(userType, u)
-		if err != nil {
-			return err
-		}
-		resp.Resources = append(resp.Resources, projected)
-	}
-	resp.ItemsPerPage = len(resp.Resources)
-	writeJSON(w, http.StatusOK, resp)
-	return nil
+	return writeList(w, userType, q, total, rows, func(row userRow) (any, error) {
+		return s.userFromStore(row.User, row.Groups)
+	})
 }
 
 func (s *Server) getUser(w http.ResponseWriter, r *http.Request, c *call) error {
