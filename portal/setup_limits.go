@@ -181,9 +181,8 @@ func formatWait(d time.Duration) string {
 }
 
 // clientKey returns the key of the client's per-address buckets: its IPv4
-// address, or the /64 network of its IPv6 address, because one IPv6 host
-// commonly holds a whole /64 and would otherwise get a fresh bucket from
-// each of its addresses.
+// address, or the /64 network of its IPv6 address. One IPv6 host commonly
+// has a whole /64, and would otherwise get a fresh bucket per address.
 func clientKey(c *gin.Context) string {
 	ip, err := netip.ParseAddr(c.ClientIP())
 	if err != nil {

@@ -165,11 +165,10 @@ func (h *staffHandlers) showReset(c *gin.Context) error {
 }
 
 // resetMinDuration is the least time a password reset request takes.
-// Creating a link and queueing a mail for an account took about 0.7 ms
-// longer than the request for an unknown address (median of 40 requests
-// each in the portal test harness, on the development machine with a
-// local PostgreSQL), so the response time revealed whether the account
-// exists. Both now answer after this time.
+// For an account, creating a link and queueing a mail took about 0.7 ms
+// longer than a request for an unknown address (median of 40 requests each
+// in the portal test harness, with a local PostgreSQL). So the response
+// time revealed whether the account exists. Both now respond after this.
 const resetMinDuration = 100 * time.Millisecond
 
 // reset emails a set-password link when the address has an active

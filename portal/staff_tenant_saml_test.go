@@ -86,7 +86,7 @@ func saveFormIn(t *testing.T, body string) url.Values {
 }
 
 // twoIdPAggregate wraps the Okta and Google Workspace fixtures in one
-// EntitiesDescriptor, so the validator asks which IdP is meant.
+// EntitiesDescriptor, so the validator requests a choice of IdP.
 func twoIdPAggregate(t *testing.T) string {
 	t.Helper()
 	var entities []string

@@ -322,7 +322,7 @@ func (h *staffHandlers) issueToken(c *gin.Context) error {
 
 // resendToken emails a new link to the waiting delivery. When there is
 // none, because the token was revealed or its link expired, it returns to
-// the tenant page with a notice that says so.
+// the tenant page with a notice that explains why.
 func (h *staffHandlers) resendToken(c *gin.Context) error {
 	err := h.tokenAction(c, "resent", func(t tenants.Tenant) error {
 		_, err := h.flow.ResendToken(c.Request.Context(), actorOf(c), t.ID)

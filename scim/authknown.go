@@ -13,9 +13,9 @@ import (
 
 // knownTokenMaxAge bounds the age of the set of active token hashes that
 // a blocked request is checked against. Each instance loads the set at
-// most once per this interval, and only while some address is blocked,
-// so a flood of guesses costs at most one query per interval. A token issued after
-// the last load waits for the next one.
+// most once per interval, failed loads included, and only while some
+// address is blocked. So a flood of guesses costs one query per interval.
+// A token issued after the last load waits for the next one.
 const knownTokenMaxAge = time.Minute
 
 // knownTokens holds the SHA-256 hashes of the tokens that were active at
