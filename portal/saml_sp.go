@@ -52,6 +52,11 @@ func (s *Server) spKey(ctx context.Context) (secrets.SAMLKey, error) {
 	if err != nil {
 		return secrets.SAMLKey{}, err
 	}
+	return s.openSPKey(cert, sealed)
+}
+
+// openSPKey unseals the stored SP private key with this instance's keyring.
+func (s *Server) openSPKey(cert []byte, sealed secrets.Sealed) (secrets.SAMLKey, error) {
 	key, err := s.cfg.Keyring.OpenSAMLKey(sealed, spKeyAAD, cert)
 	if err != nil {
 		return secrets.SAMLKey{}, fmt.Errorf("open SP key: %w", err)
@@ -59,12 +64,20 @@ func (s *Server) spKey(ctx context.Context) (secrets.SAMLKey, error) {
 	return key, nil
 }
 
-// CheckSPKey opens the SP key pair, creating it when none is stored yet,
-// so that a start with the wrong master key shows at once instead of at the
-// first sign-in. The error wraps secrets.ErrUnknownKey when no master key
-// of this instance can open the stored pair.
+// CheckSPKey opens the stored SP key pair, so that a start with the wrong
+// master key shows at once instead of at the first sign-in. It creates no
+// pair when none is stored, which keeps key generation off the start. The
+// error wraps secrets.ErrUnknownKey when no master key of this instance
+// can open the stored pair.
 func (s *Server) CheckSPKey(ctx context.Context) error {
-	_, err := s.spKey(ctx)
+	cert, sealed, err := s.tenants.SPKey(ctx)
+	if database.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	_, err = s.openSPKey(cert, sealed)
 	return err
 }
 
